@@ -1,0 +1,77 @@
+// Builds what Node-RED loads into nodes/: runtime JS (CommonJS), editor HTML (IIFE + form + help
+// template), icons and locales beside the JS. Type-checks with tsc in parallel unless --no-typecheck.
+import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
+import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'nodes');
+const nodeTypes = ['m365-account', 'm365-imap-in', 'm365-pop3-in'];
+const typecheck = !process.argv.includes('--no-typecheck');
+
+function runTsc() {
+  return new Promise((resolve, reject) => {
+    const tsc = spawn(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    tsc.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tsc --noEmit failed (exit ${code})`))));
+  });
+}
+
+async function buildRuntime() {
+  await build({
+    entryPoints: Object.fromEntries(nodeTypes.map((t) => [t, path.join(root, 'src/nodes', t, 'runtime.ts')])),
+    outdir: out,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: false,
+    logLevel: 'warning',
+    // Node-RED (and its test helper) call module.exports directly: it must be the init function.
+    footer: { js: 'module.exports = module.exports.default;' },
+  });
+}
+
+async function buildEditor(type) {
+  const dir = path.join(root, 'src/nodes', type);
+  const result = await build({
+    entryPoints: [path.join(dir, 'editor.ts')],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    logLevel: 'warning',
+  });
+  const script = result.outputFiles[0].text;
+  const form = await readFile(path.join(dir, 'editor.html'), 'utf8');
+  const html = [
+    `<script type="text/javascript">\n${script}</script>`,
+    `<script type="text/html" data-template-name="${type}">\n${form}</script>`,
+    '',
+  ].join('\n');
+  await writeFile(path.join(out, `${type}.html`), html);
+}
+
+async function copyAssets() {
+  if (existsSync(path.join(root, 'icons'))) await cp(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
+  await cp(path.join(root, 'src/locales'), path.join(out, 'locales'), { recursive: true });
+}
+
+const started = Date.now();
+await rm(out, { recursive: true, force: true });
+await mkdir(out, { recursive: true });
+await Promise.all([
+  typecheck ? runTsc() : Promise.resolve(),
+  buildRuntime(),
+  ...nodeTypes.map(buildEditor),
+  copyAssets(),
+]);
+const files = await readdir(out);
+console.log(`build: ${files.length} entries in nodes/ (${Date.now() - started} ms${typecheck ? ', type-checked' : ''})`);
