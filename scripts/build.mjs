@@ -3,7 +3,6 @@
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,9 +58,26 @@ async function buildEditor(type) {
   await writeFile(path.join(out, `${type}.html`), html);
 }
 
+// Each node set has its own i18n namespace, so the strings all nodes share (status texts, error
+// kinds) live once in common.json and are merged into every node's catalogue here.
+async function buildLocales() {
+  const localesDir = path.join(root, 'src/locales');
+  for (const lang of await readdir(localesDir)) {
+    const src = path.join(localesDir, lang);
+    const dest = path.join(out, 'locales', lang);
+    await mkdir(dest, { recursive: true });
+    const common = JSON.parse(await readFile(path.join(src, 'common.json'), 'utf8'));
+    for (const type of nodeTypes) {
+      const own = JSON.parse(await readFile(path.join(src, `${type}.json`), 'utf8'));
+      await writeFile(path.join(dest, `${type}.json`), JSON.stringify({ ...own, common }, null, 2));
+      await cp(path.join(src, `${type}.html`), path.join(dest, `${type}.html`));
+    }
+  }
+}
+
 async function copyAssets() {
-  if (existsSync(path.join(root, 'icons'))) await cp(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
-  await cp(path.join(root, 'src/locales'), path.join(out, 'locales'), { recursive: true });
+  await cp(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
+  await buildLocales();
 }
 
 const started = Date.now();

@@ -24,6 +24,7 @@ export type ErrorKind =
   | 'wrong-audience'      // token for Graph or another resource
   | 'missing-permission'  // token lacks IMAP/POP scope or role
   | 'token-expired'
+  | 'invalid-token'       // the access token is not a JWT we can read (explainer only)
   | 'auth-failed'         // server refused the token (AUTHENTICATE failed / -ERR Authentication failure)
   | 'not-connected'       // "User is authenticated but not connected" (service principal / mailbox permission)
   | 'protocol-error'      // "-ERR Protocol error" and other protocol violations

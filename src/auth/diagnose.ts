@@ -1,0 +1,429 @@
+/**
+ * Turns what MSAL, the identity platform and the mail servers say into M365MailErrors that tell
+ * the user what to change. The AADSTS texts are long and generic; the fixes here name the exact
+ * place in the Entra admin center or the exact Exchange cmdlet.
+ */
+import { M365MailError, type ErrorKind } from './errors';
+import type { MailProtocol } from './token-source';
+
+/** What the caller knows around the failure; all optional, used to make fix texts concrete. */
+export interface DiagnoseContext {
+  clientId?: string;
+  tenant?: string;
+  /** Last HTTP status seen from the identity server for this request. */
+  httpStatus?: number;
+  /** Retry-After of the last identity server response, in ms. */
+  retryAfterMs?: number;
+  /** The transport failure behind an MSAL network/endpoint error, when the network client saw one. */
+  transportError?: unknown;
+  /** Whether the account uses an app-only flow (changes the not-connected / auth-failed fix). */
+  appOnly?: boolean;
+}
+
+interface Rule {
+  kind: ErrorKind;
+  title: string;
+  fix: (ctx: DiagnoseContext) => string;
+  retryable?: boolean;
+}
+
+const ENTRA_OVERVIEW = 'Microsoft Entra admin center → Identity → Overview';
+const app = (ctx: DiagnoseContext) => (ctx.clientId ? ` ${ctx.clientId}` : '');
+
+const SERVICE_PRINCIPAL_FIX = (ctx: DiagnoseContext) =>
+  'Register the service principal in Exchange Online PowerShell: '
+  + `New-ServicePrincipal -AppId ${ctx.clientId || '<clientId>'} -ObjectId <object ID of the Enterprise Application, not of the App registration>, `
+  + 'then Add-MailboxPermission -Identity <mailbox> -User <service principal id> -AccessRights FullAccess.';
+
+/** AADSTS codes we explain. The key is the number after "AADSTS". */
+const AADSTS_RULES: Record<string, Rule> = {
+  '700016': {
+    kind: 'app-not-found',
+    title: 'The application was not found in the tenant',
+    fix: (ctx) => `Check the Application (client) ID${app(ctx)} and the tenant: the app must be registered in this tenant (or consented to it) and in the selected cloud. Copy the ID from App registrations → your app → Overview.`,
+  },
+  '7000215': {
+    kind: 'invalid-secret',
+    title: 'The client secret is wrong',
+    fix: () => 'Copy the secret *Value*, not the Secret ID, from App registrations → your app → Certificates & secrets. If the value is no longer shown, create a new secret.',
+  },
+  '7000222': {
+    kind: 'expired-secret',
+    title: 'The client secret has expired',
+    fix: () => 'Create a new client secret under App registrations → your app → Certificates & secrets and paste its *Value* into the account.',
+  },
+  '7000218': {
+    kind: 'public-client-disabled',
+    title: 'The app does not allow public client flows',
+    fix: () => 'In App registrations → your app → Authentication, set "Allow public client flows" to Yes (needed for device code sign-in), then save.',
+  },
+  '90002': {
+    kind: 'tenant-not-found',
+    title: 'The tenant was not found',
+    fix: (ctx) => `Use the tenant GUID: copy the Tenant ID from ${ENTRA_OVERVIEW}${ctx.tenant ? ` (instead of "${ctx.tenant}")` : ''}, and check that the selected cloud is the tenant's cloud.`,
+  },
+  '900023': {
+    kind: 'tenant-not-found',
+    title: 'The tenant is neither a valid GUID nor a domain',
+    fix: () => `Use the Tenant ID from ${ENTRA_OVERVIEW}, or a verified domain such as contoso.onmicrosoft.com.`,
+  },
+  '65001': {
+    kind: 'no-consent',
+    title: 'The app has no consent for the requested permission',
+    fix: () => 'In App registrations → your app → API permissions, click "Grant admin consent for <tenant>" (an administrator must do it), then try again.',
+  },
+  '65004': {
+    kind: 'sign-in-declined',
+    title: 'The user declined to consent',
+    fix: () => 'Sign in again and accept the permissions, or ask an administrator to grant admin consent under API permissions.',
+  },
+  '70011': {
+    kind: 'invalid-scope',
+    title: 'The requested scope is not valid',
+    fix: () => 'Request only the IMAP/POP scopes of outlook.office.com (delegated) or https://outlook.office365.com/.default (app-only); never add Graph scopes such as User.Read to the same request.',
+  },
+  '700022': {
+    kind: 'mixed-resources',
+    title: 'The request mixes scopes of several resources',
+    fix: () => 'Request only Exchange Online scopes (IMAP.AccessAsUser.All, POP.AccessAsUser.All, offline_access) in one request; Graph scopes such as User.Read need a separate token.',
+  },
+  '50076': {
+    kind: 'mfa-required',
+    title: 'Multi-factor authentication is required',
+    fix: () => 'Sign in again with device code or browser sign-in and complete the MFA prompt; background refresh cannot satisfy a new MFA requirement.',
+  },
+  '50079': {
+    kind: 'mfa-required',
+    title: 'The user must register for multi-factor authentication',
+    fix: () => 'Complete MFA registration at https://aka.ms/mfasetup, then sign in again.',
+  },
+  '500011': {
+    kind: 'resource-not-found',
+    title: 'Exchange Online was not found in the tenant',
+    fix: () => 'The tenant has no Exchange Online service principal: check that the tenant has Exchange Online licenses and that the selected cloud (global, GCC High, DoD, China) is the tenant\'s cloud.',
+  },
+  '9001023': {
+    kind: 'bad-request',
+    title: 'This grant type is not supported on /common or /consumers',
+    fix: () => `Enter your tenant ID from ${ENTRA_OVERVIEW} (or your domain) instead of common/consumers.`,
+  },
+  '50194': {
+    kind: 'bad-request',
+    title: 'The app is single-tenant and cannot use /common',
+    fix: () => `Enter your tenant ID from ${ENTRA_OVERVIEW} (or your domain) instead of common/organizations.`,
+  },
+  '50011': {
+    kind: 'bad-request',
+    title: 'The redirect URI is not registered for the app',
+    fix: () => 'Add the exact redirect URI shown in the account settings under App registrations → your app → Authentication → Add a platform → Web (or Mobile and desktop).',
+  },
+  '700027': {
+    kind: 'invalid-assertion',
+    title: 'The certificate signature was not accepted',
+    fix: () => 'Upload the certificate (public part, .cer/.pem) under App registrations → your app → Certificates & secrets → Certificates, and make sure the thumbprint and private key in the account belong to that certificate.',
+  },
+  '700024': {
+    kind: 'invalid-assertion',
+    title: 'The client assertion is not within its valid time range',
+    fix: () => 'Synchronize the clock of this machine (NTP); the signed assertion is only valid for a few minutes.',
+  },
+  '50105': {
+    kind: 'no-consent',
+    title: 'The user is not assigned to the application',
+    fix: () => 'In Enterprise applications → your app → Users and groups, assign the user, or set "Assignment required?" to No.',
+  },
+  '53003': {
+    kind: 'interaction-required',
+    title: 'Access was blocked by Conditional Access',
+    fix: () => 'Ask an administrator to check the Conditional Access sign-in logs for this app and user.',
+  },
+  '700082': {
+    kind: 'sign-in-required',
+    title: 'The refresh token has expired due to inactivity',
+    fix: () => 'Sign in again in the account settings.',
+  },
+  '70008': {
+    kind: 'sign-in-required',
+    title: 'The refresh token has expired',
+    fix: () => 'Sign in again in the account settings.',
+  },
+  '50173': {
+    kind: 'sign-in-required',
+    title: 'The grant was revoked (password change or sign-out)',
+    fix: () => 'Sign in again in the account settings.',
+  },
+};
+
+/** OAuth error codes (RFC 6749 / RFC 8628) and MSAL client error codes. */
+const OAUTH_RULES: Record<string, Rule> = {
+  invalid_grant: {
+    kind: 'sign-in-required',
+    title: 'The sign-in has expired or was revoked',
+    fix: () => 'Sign in again in the account settings (refresh tokens end after 90 days of inactivity, a password reset or an administrator\'s revocation).',
+  },
+  authorization_declined: {
+    kind: 'sign-in-declined',
+    title: 'The sign-in was declined',
+    fix: () => 'Start the sign-in again and approve it.',
+  },
+  access_denied: {
+    kind: 'sign-in-declined',
+    title: 'The sign-in was declined',
+    fix: () => 'Start the sign-in again and approve it.',
+  },
+  expired_token: {
+    kind: 'sign-in-expired',
+    title: 'The sign-in code expired before it was used',
+    fix: () => 'Start the sign-in again and enter the new code within its time limit (usually 15 minutes).',
+  },
+  device_code_expired: {
+    kind: 'sign-in-expired',
+    title: 'The sign-in code expired before it was used',
+    fix: () => 'Start the sign-in again and enter the new code within its time limit (usually 15 minutes).',
+  },
+  user_timeout_reached: {
+    kind: 'sign-in-expired',
+    title: 'The sign-in was not completed in time',
+    fix: () => 'Start the sign-in again.',
+  },
+  device_code_polling_cancelled: {
+    kind: 'sign-in-required',
+    title: 'The sign-in was cancelled',
+    fix: () => 'Start the sign-in again.',
+  },
+  no_account_found: {
+    kind: 'sign-in-required',
+    title: 'No account is signed in',
+    fix: () => 'Sign in in the account settings (device code or browser sign-in).',
+  },
+  no_tokens_found: {
+    kind: 'sign-in-required',
+    title: 'No stored sign-in was found',
+    fix: () => 'Sign in in the account settings (device code or browser sign-in).',
+  },
+  interaction_required: {
+    kind: 'interaction-required',
+    title: 'The user must sign in interactively',
+    fix: () => 'Sign in again in the account settings.',
+  },
+  consent_required: {
+    kind: 'no-consent',
+    title: 'Consent is required',
+    fix: () => 'In App registrations → your app → API permissions, grant admin consent, or sign in again and accept the permissions.',
+  },
+  login_required: {
+    kind: 'sign-in-required',
+    title: 'The user must sign in',
+    fix: () => 'Sign in again in the account settings.',
+  },
+  invalid_client: {
+    kind: 'invalid-secret',
+    title: 'The client credentials were not accepted',
+    fix: () => 'Check the client secret *Value* (not the Secret ID) or the certificate registered on the app.',
+  },
+  unauthorized_client: {
+    kind: 'app-not-found',
+    title: 'The client is not authorized for this flow',
+    fix: () => 'Check the Application (client) ID and that the app registration allows this flow (Authentication → Allow public client flows for device code).',
+  },
+  state_mismatch: {
+    kind: 'bad-request',
+    title: 'The sign-in response does not belong to this sign-in (state mismatch)',
+    fix: () => 'Start the sign-in again from the account settings and complete it in the same browser tab.',
+  },
+  endpoints_resolution_error: {
+    kind: 'network',
+    title: 'The identity server\'s metadata could not be loaded',
+    fix: () => 'Check the cloud and authority host, the network connection and the proxy settings.',
+    retryable: true,
+  },
+  network_error: {
+    kind: 'network',
+    title: 'The identity server could not be reached',
+    fix: () => 'Check the network connection, DNS, firewall and proxy settings (HTTPS_PROXY / the account\'s proxy).',
+    retryable: true,
+  },
+  untrusted_authority: {
+    kind: 'config',
+    title: 'The authority is not trusted by MSAL',
+    fix: () => 'Check the authority host of the custom cloud.',
+  },
+};
+
+function pickString(value: unknown, key: string): string | undefined {
+  if (value && typeof value === 'object' && key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    return typeof v === 'string' ? v : undefined;
+  }
+  return undefined;
+}
+
+function pickNumber(value: unknown, key: string): number | undefined {
+  if (value && typeof value === 'object' && key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    return typeof v === 'number' ? v : undefined;
+  }
+  return undefined;
+}
+
+/** Pulls the AADSTS number out of an MSAL error's code, errorNo or message. */
+export function aadstsCode(err: unknown): string | undefined {
+  const errorNo = pickString(err, 'errorNo');
+  if (errorNo && /^\d+$/.test(errorNo)) return errorNo;
+  const texts = [pickString(err, 'errorMessage'), pickString(err, 'message')];
+  for (const text of texts) {
+    const match = text && /AADSTS(\d{5,8})/.exec(text);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+/** The first sentence of the AADSTS description, without trace/correlation noise. */
+function aadstsSummary(err: unknown, code: string): string | undefined {
+  const text = pickString(err, 'errorMessage') ?? pickString(err, 'message') ?? '';
+  const match = new RegExp(`AADSTS${code}:\\s*([^\\r\\n]*?)(?:\\.\\s|\\r|\\n|\\s-\\s(?:Timestamp|Correlation|Trace)|$)`).exec(text);
+  return match?.[1]?.trim() || undefined;
+}
+
+const NODE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
+const NODE_TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Maps a Node.js socket/TLS/HTTP failure (or a proxy refusal) to an M365MailError; undefined if it isn't one. */
+export function errorFromTransport(err: unknown): M365MailError | undefined {
+  if (err instanceof M365MailError) return err;
+  const code = pickString(err, 'code') ?? '';
+  const message = err instanceof Error ? err.message : String(err);
+  if (NODE_TIMEOUT_CODES.has(code) || (!code && /timed? ?out/i.test(message))) {
+    return new M365MailError(`The connection timed out (${code || 'timeout'}).`, {
+      kind: 'timeout', retryable: true, cause: err,
+      fix: 'Check the network connection and the proxy; the account retries by itself.',
+    });
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code)) {
+    return new M365MailError(`The TLS certificate was not accepted (${code}).`, {
+      kind: 'tls', retryable: false, cause: err,
+      fix: 'A TLS-inspecting proxy or firewall needs its CA certificate: start Node-RED with NODE_EXTRA_CA_CERTS=/path/to/ca.pem. Never disable certificate checks.',
+    });
+  }
+  if (NODE_NETWORK_CODES.has(code)) {
+    return new M365MailError(`The server could not be reached (${code}).`, {
+      kind: 'network', retryable: true, cause: err,
+      fix: 'Check DNS, firewall and proxy settings (the account\'s proxy, or HTTPS_PROXY/NO_PROXY); the account retries by itself.',
+    });
+  }
+  return undefined;
+}
+
+/**
+ * Maps an error thrown by MSAL (ServerError, InteractionRequiredAuthError, ClientAuthError, …) to an
+ * M365MailError with kind and fix text. Unknown errors become kind 'unknown' with MSAL's code.
+ */
+export function errorFromMsal(err: unknown, ctx: DiagnoseContext = {}): M365MailError {
+  if (err instanceof M365MailError) return err;
+  const errorCode = pickString(err, 'errorCode') ?? pickString(err, 'code') ?? '';
+  const status = ctx.httpStatus ?? pickNumber(err, 'status');
+
+  const code = aadstsCode(err);
+  const rule = code ? AADSTS_RULES[code] : undefined;
+  if (code && rule) {
+    const summary = aadstsSummary(err, code);
+    return new M365MailError(`${rule.title} (AADSTS${code}${summary ? `: ${summary}` : ''}).`, {
+      kind: rule.kind, fix: rule.fix(ctx), code: `AADSTS${code}`, retryable: rule.retryable ?? false, cause: err,
+    });
+  }
+
+  // Throttling and server trouble first: their OAuth codes (temporarily_unavailable, …) say little.
+  if (status === 429) {
+    return new M365MailError('The identity server is throttling token requests (HTTP 429).', {
+      kind: 'throttled', retryable: true, retryAfterMs: ctx.retryAfterMs ?? 60_000, code: 'HTTP429', cause: err,
+      fix: 'Wait and retry; the account backs off by itself. Many token requests usually mean tokens are not reused.',
+    });
+  }
+  if ((status !== undefined && status >= 500 && status < 600) || errorCode === 'temporarily_unavailable' || errorCode === 'server_error') {
+    return new M365MailError(`The identity server had a problem${status ? ` (HTTP ${status})` : ''}.`, {
+      kind: 'identity-server-error', retryable: true, retryAfterMs: ctx.retryAfterMs, code: status ? `HTTP${status}` : errorCode, cause: err,
+      fix: 'This is on Microsoft\'s side; the account retries with backoff.',
+    });
+  }
+
+  if (errorCode === 'network_error' || errorCode === 'endpoints_resolution_error') {
+    const transport = errorFromTransport(ctx.transportError ?? (err as { cause?: unknown } | undefined)?.cause);
+    if (transport) return transport;
+  }
+
+  const oauth = OAUTH_RULES[errorCode];
+  if (oauth) {
+    return new M365MailError(`${oauth.title}${code ? ` (AADSTS${code})` : ''}.`, {
+      kind: oauth.kind, fix: oauth.fix(ctx), code: code ? `AADSTS${code}` : errorCode, retryable: oauth.retryable ?? false,
+      retryAfterMs: oauth.retryable ? ctx.retryAfterMs : undefined, cause: err,
+    });
+  }
+
+  const transport = errorFromTransport(err);
+  if (transport) return transport;
+
+  const detail = code ? `AADSTS${code}` : errorCode || (err instanceof Error ? err.name : 'error');
+  return new M365MailError(`Getting an access token failed (${detail}).`, {
+    kind: 'unknown', code: detail, retryable: false, cause: err,
+    fix: 'Check the account settings; the AADSTS code can be looked up at https://login.microsoftonline.com/error.',
+  });
+}
+
+const BACKOFF_RE = /Suggested\s+Backoff\s+Time:\s*(\d+)\s*(milliseconds|ms|seconds|s)?/i;
+const DEFAULT_THROTTLE_BACKOFF_MS = 60_000;
+
+/**
+ * Maps a mail server's refusal (IMAP tagged NO/BAD/BYE text, POP3 -ERR line) to an M365MailError.
+ * Returns kind 'unknown' for texts we don't recognise, with the server text (never a token) in it.
+ */
+export function errorFromServerResponse(protocol: MailProtocol, text: string, ctx: DiagnoseContext = {}): M365MailError {
+  const line = text.replace(/\s+/g, ' ').trim().slice(0, 300);
+  const label = protocol === 'imap' ? 'IMAP' : 'POP3';
+
+  if (/AccessTokenExpired/i.test(text)) {
+    return new M365MailError(`${label} server closed the session: the access token expired.`, {
+      kind: 'token-expired', retryable: true, retryAfterMs: 0, code: 'AccessTokenExpired',
+      fix: 'Get a fresh token and reconnect (the account does this once by itself).',
+    });
+  }
+  if (/\[THROTTLED\]|Request is throttled/i.test(text)) {
+    const match = BACKOFF_RE.exec(text);
+    const unit = (match?.[2] ?? 'ms').toLowerCase();
+    const backoff = match ? Number(match[1]) * (unit === 's' || unit === 'seconds' ? 1000 : 1) : DEFAULT_THROTTLE_BACKOFF_MS;
+    return new M365MailError(`${label} server is throttling this mailbox.`, {
+      kind: 'throttled', retryable: true, retryAfterMs: backoff, code: 'THROTTLED',
+      fix: 'Back off and retry later; reduce the number of connections or polls for this mailbox (Exchange Online allows few concurrent IMAP/POP connections per mailbox).',
+    });
+  }
+  if (/User is authenticated but not connected/i.test(text)) {
+    return new M365MailError(`${label} server accepted the token but could not open the mailbox ("User is authenticated but not connected").`, {
+      kind: 'not-connected', retryable: false, code: 'NotConnected',
+      fix: ctx.appOnly === false
+        ? 'Check that the mailbox address is the signed-in user\'s or one it has FullAccess to, and that the mailbox exists in Exchange Online.'
+        : `${SERVICE_PRINCIPAL_FIX(ctx)} Also check that the mailbox address is correct.`,
+    });
+  }
+  const commonAuthFix = ctx.appOnly === false
+    ? 'Check that the token has the IMAP.AccessAsUser.All / POP.AccessAsUser.All scope of Office 365 Exchange Online, that the user name is the signed-in mailbox, and that IMAP/POP is enabled for it (Set-CASMailbox -Identity <mailbox> -ImapEnabled $true -PopEnabled $true).'
+    : `Check that the app has the IMAP.AccessAsApp / POP.AccessAsApp application permission of "Office 365 Exchange Online" with admin consent, that IMAP/POP is enabled for the mailbox (Set-CASMailbox -Identity <mailbox> -ImapEnabled $true -PopEnabled $true), and the service principal: ${SERVICE_PRINCIPAL_FIX(ctx)}`;
+  if (protocol === 'imap' && /AUTHENTICATE failed|\[AUTHENTICATIONFAILED\]/i.test(text)) {
+    return new M365MailError('IMAP server refused the access token (AUTHENTICATE failed).', {
+      kind: 'auth-failed', retryable: false, code: 'AUTHENTICATE failed', fix: commonAuthFix,
+    });
+  }
+  if (/-ERR Authentication failure: unknown user name or bad password/i.test(text)) {
+    return new M365MailError('POP3 server refused the access token (Authentication failure).', {
+      kind: 'auth-failed', retryable: false, code: 'Authentication failure', fix: commonAuthFix,
+    });
+  }
+  if (/-ERR Protocol error\. Connection is closed/i.test(text)) {
+    return new M365MailError('POP3 server closed the connection with "Protocol error".', {
+      kind: 'protocol-error', retryable: true, code: 'Protocol error',
+      fix: 'Exchange Online expects POP3 XOAUTH2 in two steps: "AUTH XOAUTH2", wait for "+", then send the base64 response on its own line (no initial response on the AUTH line).',
+    });
+  }
+  return new M365MailError(`${label} server refused: ${line}`, {
+    kind: 'unknown', retryable: false,
+    fix: 'See the server text; if it mentions authentication, check the app permissions and that IMAP/POP is enabled for the mailbox.',
+  });
+}

@@ -1,0 +1,40 @@
+/** Field validators shared by the editor forms (and mirrored by the runtime's own checks). */
+export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const TENANT_KEYWORDS = ['common', 'organizations', 'consumers'];
+
+export function isGuid(value: string): boolean {
+  return GUID_PATTERN.test(value.trim());
+}
+
+export function isTenant(value: string): boolean {
+  const v = value.trim();
+  return isGuid(v) || DOMAIN_PATTERN.test(v) || TENANT_KEYWORDS.includes(v.toLowerCase());
+}
+
+export function isTenantKeyword(value: string): boolean {
+  return TENANT_KEYWORDS.includes(value.trim().toLowerCase());
+}
+
+export function isMailboxOrEmpty(value: string): boolean {
+  const v = value.trim();
+  return v === '' || /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/.test(v);
+}
+
+export function isPort(value: string | number): boolean {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+export function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+export function isWholeNumber(value: string | number, min: number, max: number): boolean {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= min && n <= max;
+}

@@ -1,0 +1,140 @@
+/**
+ * Which mail qualifies and where the watcher stands: pure functions over UIDs, so the rules that
+ * decide "nothing twice, nothing skipped" can be tested without a server.
+ */
+import type { SearchObject } from 'imapflow';
+import { M365MailError } from '../auth/errors';
+
+export type Criteria = 'new' | 'all' | 'unseen' | 'custom';
+
+/** Where the watcher stands in one folder: everything up to `lastUid` was handed over. */
+export interface Checkpoint {
+  uidValidity: number;
+  lastUid: number;
+}
+
+/** Durable storage of one watcher's checkpoint (the lead wires src/state to this). */
+export interface CheckpointStore {
+  load(): Promise<Checkpoint | undefined>;
+  save(checkpoint: Checkpoint): Promise<void>;
+}
+
+/** What the server says about the selected folder. `endUid` is UIDNEXT - 1 (or the highest UID). */
+export interface FolderState {
+  uidValidity: number;
+  endUid: number;
+}
+
+export type CheckpointChange = 'kept' | 'initialized' | 'uidvalidity-changed';
+
+export interface ReconcileResult {
+  checkpoint: Checkpoint;
+  change: CheckpointChange;
+  /** The stored checkpoint that was replaced, for the UIDVALIDITY warning. */
+  previous?: Checkpoint;
+}
+
+/**
+ * Decides the checkpoint to work from, given the stored one and the folder as selected now.
+ *
+ * - No stored checkpoint: `new` starts at the current end (only later mail qualifies); `all`,
+ *   `unseen` and `custom` start at 0 (everything already there qualifies too).
+ * - UIDVALIDITY changed: the old UIDs mean nothing any more, and starting at 0 would emit the whole
+ *   folder again. For every criteria the watcher therefore baselines at the current end, like a
+ *   first start with `new`, and the caller reports the change. Mail that arrived while the folder
+ *   was being rebuilt is not emitted; that is the price of never flooding a flow with old mail.
+ */
+export function reconcileCheckpoint(
+  stored: Checkpoint | undefined,
+  folder: FolderState,
+  criteria: Criteria,
+): ReconcileResult {
+  const endUid = Math.max(0, folder.endUid);
+  if (!stored) {
+    return {
+      checkpoint: { uidValidity: folder.uidValidity, lastUid: criteria === 'new' ? endUid : 0 },
+      change: 'initialized',
+    };
+  }
+  if (stored.uidValidity !== folder.uidValidity) {
+    return {
+      checkpoint: { uidValidity: folder.uidValidity, lastUid: endUid },
+      change: 'uidvalidity-changed',
+      previous: stored,
+    };
+  }
+  return { checkpoint: stored, change: 'kept' };
+}
+
+/** UID set of everything after `lastUid`. Servers answer `n:*` with the highest message even when its UID is below n. */
+export function uidRangeAfter(lastUid: number): string {
+  return `${lastUid + 1}:*`;
+}
+
+/**
+ * The search for candidate mail: the criteria AND a UID greater than the checkpoint. When a custom
+ * search already constrains `uid`, that constraint stays and the checkpoint is enforced by
+ * {@link selectBatch} on the client side.
+ */
+export function buildSearchQuery(criteria: Criteria, lastUid: number, custom?: SearchObject): SearchObject {
+  const uid = uidRangeAfter(lastUid);
+  switch (criteria) {
+    case 'unseen':
+      return { seen: false, uid };
+    case 'custom':
+      if (!custom) return { uid };
+      return custom.uid === undefined ? { ...custom, uid } : { ...custom };
+    default:
+      return { uid };
+  }
+}
+
+export interface Batch {
+  /** UIDs to hand over now, ascending. */
+  batch: number[];
+  /** How many more qualifying UIDs wait for the next batch. */
+  remaining: number;
+}
+
+/**
+ * Picks the next batch from a search answer: only UIDs above the checkpoint (the `n:*` pitfall),
+ * each once, ascending, at most `batchSize`.
+ */
+export function selectBatch(uids: readonly number[], lastUid: number, batchSize: number): Batch {
+  const size = Math.max(1, Math.floor(batchSize) || 1);
+  const qualifying = [...new Set(uids)].filter((uid) => Number.isInteger(uid) && uid > lastUid).sort((a, b) => a - b);
+  return { batch: qualifying.slice(0, size), remaining: Math.max(0, qualifying.length - size) };
+}
+
+/** The checkpoint after `uid` was handed over; never moves backwards. */
+export function advanceCheckpoint(checkpoint: Checkpoint, uid: number): Checkpoint {
+  return uid > checkpoint.lastUid ? { uidValidity: checkpoint.uidValidity, lastUid: uid } : checkpoint;
+}
+
+/**
+ * Reads the `customCriteria` property (JSON text or an object) into an imapflow search object.
+ * @throws M365MailError kind 'config' when it is not a JSON object
+ */
+export function parseCustomCriteria(value: string | object | undefined): SearchObject {
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    if (!value.trim()) return {};
+    try {
+      parsed = JSON.parse(value);
+    } catch (err) {
+      throw new M365MailError('customCriteria is not valid JSON', {
+        kind: 'config',
+        fix: 'Enter a JSON object in imapflow search syntax, e.g. {"from": "billing@example.com", "seen": false}.',
+        cause: err,
+      });
+    }
+  }
+  if (parsed === undefined || parsed === null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new M365MailError('customCriteria must be a JSON object', {
+      kind: 'config',
+      fix: 'Enter a JSON object in imapflow search syntax, e.g. {"subject": "invoice"}.',
+    });
+  }
+  return parsed as SearchObject;
+}

@@ -1,0 +1,143 @@
+/**
+ * Opens one authenticated imapflow connection as `mailbox` with a fresh XOAUTH2 token. A login
+ * refused as expired (or refused at all — a cached token may be stale) is retried once with a
+ * force-refreshed token; every other failure is thrown as an M365MailError.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import type { AccessTokenSource } from '../auth/token-source';
+import { M365MailError } from '../auth/errors';
+import { toImapError } from './errors';
+import { createImapflowLogger, type WatcherLogger } from './logger';
+
+/** The imapflow surface the watcher uses; a narrow type so tests can supply a fake. */
+export type ImapClient = ImapFlow;
+
+export type ImapClientFactory = (options: ImapFlowOptions) => ImapClient;
+
+export interface ImapConnectionOptions {
+  host: string;
+  port: number;
+  /** Address to log in as (a shared mailbox is allowed when the token may access it). */
+  mailbox: string;
+  tokenSource: AccessTokenSource;
+  /** Extra TLS options (e.g. `ca`, `servername`); certificates are always verified. */
+  tls?: ConnectionOptions;
+  /** Outbound proxy URL (http:, socks5: …) for the mail connection. */
+  proxy?: string;
+  logger?: WatcherLogger;
+  /** Whether the account uses an app-only flow (makes error fix texts concrete). */
+  appOnly?: boolean;
+  /** ms for TCP+TLS+greeting; default 30 s. */
+  connectTimeoutMs?: number;
+  /** ms without traffic before the connection counts as dead; default 5 min (IDLE is restarted well before). */
+  socketTimeoutMs?: number;
+  /** Restart IDLE after this many ms (Exchange ends IDLE after 30 min); default 20 min. */
+  idleRestartMs?: number;
+  /** Replaces `new ImapFlow(...)`, for tests. */
+  clientFactory?: ImapClientFactory;
+}
+
+export interface OpenedConnection {
+  client: ImapClient;
+  /** When the token used for this connection expires (ms since epoch), if the token says so. */
+  tokenExpiresAt?: number;
+  /** The token used; only to tell whether a later one is really new. Never log it. */
+  token: string;
+}
+
+export const DEFAULT_IDLE_RESTART_MS = 20 * 60_000;
+
+const defaultFactory: ImapClientFactory = (options) => new ImapFlow(options);
+
+/**
+ * Reads the `exp` claim of a JWT access token without verifying it (the server does that).
+ * @returns expiry in ms since epoch, or undefined for opaque tokens
+ */
+export function tokenExpiry(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const exp = typeof claims === 'object' && claims !== null ? (claims as { exp?: unknown }).exp : undefined;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds the imapflow options for one connection (auto-IDLE off: the watcher starts IDLE itself). */
+export function buildImapFlowOptions(options: ImapConnectionOptions, accessToken: string): ImapFlowOptions {
+  const secrets = [accessToken];
+  return {
+    host: options.host,
+    port: options.port,
+    secure: true,
+    servername: options.tls?.servername,
+    auth: { user: options.mailbox, accessToken },
+    logger: createImapflowLogger(options.logger, () => secrets),
+    tls: { minVersion: 'TLSv1.2', ...options.tls },
+    proxy: options.proxy || undefined,
+    // imapflow's automatic IDLE starts only after 15 s of quiet; mail arriving in that window
+    // would be seen late, so the watcher issues IDLE itself right after each check.
+    disableAutoIdle: true,
+    maxIdleTime: options.idleRestartMs ?? DEFAULT_IDLE_RESTART_MS,
+    connectionTimeout: options.connectTimeoutMs ?? 30_000,
+    greetingTimeout: Math.min(options.connectTimeoutMs ?? 16_000, 16_000),
+    socketTimeout: options.socketTimeoutMs ?? 5 * 60_000,
+    clientInfo: { name: 'node-red-m365-mail' },
+  };
+}
+
+async function connectOnce(options: ImapConnectionOptions, forceRefresh: boolean): Promise<OpenedConnection> {
+  let token: string;
+  try {
+    token = await options.tokenSource.getAccessToken('imap', forceRefresh ? { forceRefresh: true } : undefined);
+  } catch (err) {
+    throw toImapError(err, { action: 'get access token', mailbox: options.mailbox });
+  }
+  const client = (options.clientFactory ?? defaultFactory)(buildImapFlowOptions(options, token));
+  // imapflow emits 'error' at most once per connection; without a listener it would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    client.close();
+    throw toImapError(err, { action: 'login', mailbox: options.mailbox, appOnly: options.appOnly });
+  }
+  return { client, token, tokenExpiresAt: tokenExpiry(token) };
+}
+
+/**
+ * Connects and logs in with XOAUTH2.
+ * @param forceRefresh start with a force-refreshed token (after the server said it expired)
+ * @throws M365MailError
+ */
+export async function openConnection(options: ImapConnectionOptions, forceRefresh = false): Promise<OpenedConnection> {
+  try {
+    return await connectOnce(options, forceRefresh);
+  } catch (err) {
+    const retryWithFreshToken = !forceRefresh && err instanceof M365MailError && (err.kind === 'token-expired' || err.kind === 'auth-failed');
+    if (!retryWithFreshToken) throw err;
+    return connectOnce(options, true);
+  }
+}
+
+/**
+ * Ends a connection politely: LOGOUT, but never waiting longer than `timeoutMs`, then drops the
+ * socket. Never throws.
+ */
+export async function closeConnection(client: ImapClient, timeoutMs = 1_500): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (client.usable) {
+      await Promise.race([
+        client.logout().catch(() => undefined),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+      ]);
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    try { client.close(); } catch { /* already closed */ }
+  }
+}

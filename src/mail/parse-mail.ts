@@ -1,0 +1,180 @@
+import { promises as fs } from 'node:fs';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { MailParser, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
+import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
+import { consumeAttachment, type AttachmentHandling } from './attachment-sink';
+import type { MailAttachment } from './types';
+
+/** What the streaming parse of one mail yields, before it is shaped into a message. */
+export interface ParsedParts {
+  headers?: Headers;
+  text?: string;
+  html?: string;
+  attachments: MailAttachment[];
+  /** Bytes of raw source read. */
+  rawSize: number;
+  /** The raw source, when asked for. */
+  raw?: Buffer;
+}
+
+/**
+ * Streams one raw RFC 822 message through mailparser's `MailParser`, handling each attachment as
+ * it arrives (so large attachments are never buffered unless the policy keeps them). Rejects with
+ * an M365MailError: `mail-parse` when the parser gives up, `storage` when an attachment cannot
+ * be written, `network` when the source stream fails. On failure a source stream is drained (not
+ * destroyed) so a protocol connection behind it stays usable, and files already saved for this
+ * mail are removed.
+ */
+export function parseMail(source: Buffer | Readable, handling: AttachmentHandling, keepRaw: boolean): Promise<ParsedParts> {
+  return new Promise<ParsedParts>((resolve, reject) => {
+    // sha256 like node-red-node-email, so `checksum` values match between the two packages.
+    const parser = new MailParser({ checksumAlgo: 'sha256' });
+    const meter = new SourceMeter(keepRaw);
+    const attachments: MailAttachment[] = [];
+    let headers: Headers | undefined;
+    let textContent: MessageText | undefined;
+    let current: { content: Readable; done: Promise<unknown> } | undefined;
+    let reading = false;
+    let settled = false;
+
+    const fail = (error: unknown, fallbackKind: ErrorKind): void => {
+      if (settled) return;
+      settled = true;
+      const mailError = toMailError(error, fallbackKind);
+      if (source instanceof Readable) {
+        source.unpipe(meter);
+        source.resume();
+      }
+      meter.destroy();
+      parser.destroy();
+      // An attachment being read would otherwise wait forever for the destroyed parser.
+      current?.content.destroy();
+      void (async () => {
+        await current?.done.catch(() => undefined);
+        const saved = attachments.flatMap((attachment) => (attachment.path ? [attachment.path] : []));
+        await Promise.all(saved.map((file) => fs.rm(file, { force: true }).catch(() => undefined)));
+        reject(mailError);
+      })();
+    };
+
+    const handleAttachment = async (attachment: AttachmentStream): Promise<void> => {
+      const consumed = await consumeAttachment(attachment.content, attachment.filename, handling);
+      attachments.push(
+        dropUndefined<MailAttachment>({
+          filename: attachment.filename,
+          contentType: attachment.contentType,
+          size: consumed.size,
+          content: consumed.content,
+          checksum: attachment.checksum,
+          cid: attachment.cid,
+          path: consumed.path,
+          omitted: consumed.omitted,
+        }),
+      );
+    };
+
+    // Pull loop as in mailparser's simpleParser: the parser waits for release() of each
+    // attachment, which is what keeps memory flat while an attachment streams.
+    const readNext = (): void => {
+      reading = true;
+      while (!settled) {
+        const data = parser.read();
+        if (data === null) break;
+        if (data.type === 'text') {
+          textContent = data;
+          continue;
+        }
+        const done = handleAttachment(data);
+        current = { content: data.content, done };
+        done.then(
+          () => {
+            current = undefined;
+            data.release?.();
+            readNext();
+          },
+          (error: unknown) => fail(error, 'mail-parse'),
+        );
+        return;
+      }
+      reading = false;
+    };
+
+    parser.on('headers', (parsedHeaders: Headers) => {
+      headers = parsedHeaders;
+    });
+    parser.on('readable', () => {
+      if (!reading) readNext();
+    });
+    // Listeners stay attached after settling: a late 'error' must never go unhandled.
+    parser.on('error', (error: unknown) => fail(error, 'mail-parse'));
+    meter.on('error', (error: unknown) => fail(error, 'mail-parse'));
+    parser.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve({
+        headers,
+        text: textContent?.text,
+        html: textContent?.html,
+        attachments,
+        rawSize: meter.bytes,
+        raw: keepRaw ? (Buffer.isBuffer(source) ? source : meter.raw()) : undefined,
+      });
+    });
+
+    meter.pipe(parser);
+    if (Buffer.isBuffer(source)) {
+      meter.end(source);
+    } else {
+      source.on('error', (error: unknown) => fail(error, 'network'));
+      source.pipe(meter);
+    }
+  });
+}
+
+/** Counts the raw bytes on their way into the parser and keeps them when raw output is wanted. */
+class SourceMeter extends Transform {
+  bytes = 0;
+  private readonly chunks: Buffer[] = [];
+
+  constructor(private readonly keep: boolean) {
+    super();
+  }
+
+  override _transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    this.bytes += buffer.length;
+    if (this.keep) this.chunks.push(buffer);
+    callback(null, buffer);
+  }
+
+  raw(): Buffer {
+    return Buffer.concat(this.chunks, this.bytes);
+  }
+}
+
+function toMailError(error: unknown, fallbackKind: ErrorKind): M365MailError {
+  if (isM365MailError(error)) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (fallbackKind === 'network') {
+    return new M365MailError(`Reading the mail from the server failed: ${detail}`, {
+      kind: 'network',
+      retryable: true,
+      fix: 'The connection dropped while the mail was downloaded; it is fetched again on the next check.',
+      cause: error,
+    });
+  }
+  return new M365MailError(`The mail could not be parsed: ${detail}`, {
+    kind: 'mail-parse',
+    fix: 'The mail is malformed and was skipped; other mail is not affected. Inspect it in Outlook on the web.',
+    cause: error,
+  });
+}
+
+/** Builds a fresh object without the keys whose value is undefined (cleaner in the debug sidebar). */
+export function dropUndefined<T extends object>(value: T): T {
+  const result: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    if (entry !== undefined) result[key] = entry;
+  }
+  return result as T;
+}

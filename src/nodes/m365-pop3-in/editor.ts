@@ -1,0 +1,53 @@
+import type { EditorNodeProperties, EditorRED } from 'node-red';
+import { translator } from '../../editor/i18n';
+import { bindVisibility } from '../../editor/reader-form';
+import { isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
+
+declare const RED: EditorRED;
+
+interface Pop3InProps extends EditorNodeProperties {
+  account: string;
+  mailbox: string;
+  mode: string;
+  interval: string;
+  disposition: string;
+  attachments: string;
+  attachmentDir: string;
+  maxAttachmentBytes: string;
+  output: string;
+  batchSize: string;
+}
+
+const translate = translator('m365-pop3-in');
+
+RED.nodes.registerType<Pop3InProps>('m365-pop3-in', {
+  category: 'Microsoft 365',
+  color: '#7FBA00',
+  icon: 'm365-mail.svg',
+  inputs: 1,
+  outputs: 1,
+  defaults: {
+    name: { value: '' },
+    account: { value: '', type: 'm365-account', required: true },
+    mailbox: { value: '', validate: (v: string) => isMailboxOrEmpty(v) },
+    mode: { value: 'poll' },
+    interval: { value: '300', validate: (v: string) => isWholeNumber(v, 5, 86400) },
+    disposition: { value: 'keep' },
+    attachments: { value: 'include' },
+    attachmentDir: { value: '' },
+    maxAttachmentBytes: { value: '26214400', validate: (v: string) => isWholeNumber(v, 0, Number.MAX_SAFE_INTEGER) },
+    output: { value: 'parsed' },
+    batchSize: { value: '100', validate: (v: string) => isWholeNumber(v, 1, 10000) },
+  },
+  paletteLabel: 'pop3 in',
+  label: function () {
+    return this.name || this.mailbox || translate('m365-pop3-in.label.signedInUser');
+  },
+  labelStyle: function () {
+    return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function () {
+    bindVisibility('mode', { 'm365-row-interval': ['poll'] });
+    bindVisibility('attachments', { 'm365-row-save': ['save'] });
+  },
+});

@@ -1,0 +1,479 @@
+/**
+ * POP3 client (RFC 1939, CAPA of RFC 2449, SASL AUTH of RFC 5034) for Exchange Online and other
+ * servers that take OAuth2 access tokens through SASL XOAUTH2.
+ *
+ * Commands are serialized: a command is written only after the previous answer (including a
+ * RETR body) was read completely. Every wait for the server has a time limit. Failures are
+ * M365MailError values; a dropped connection rejects whatever is pending and the client stays
+ * closed (it never reconnects by itself — the poller owns that).
+ *
+ * Lifecycle: `quit()` is the graceful end, and only a clean QUIT lets the server remove messages
+ * marked with `dele()`; `close()` drops the socket and the server keeps every message.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { M365MailError } from '../auth/errors';
+import { buildXOAuth2 } from '../auth/xoauth2';
+import { parseCapabilities, type Pop3Capabilities } from './capabilities';
+import { Pop3Connection, silentLogger, type BodySink, type Pop3Logger } from './connection';
+import { classifyPop3Error, connectionClosedError, protocolError } from './errors';
+import { bodyLines, parseScanListing, parseStat, parseUidListing, type MailboxStat } from './responses';
+import { authenticateXOAuth2 } from './sasl-xoauth2';
+import { openPop3Socket, wrapInTls, type Pop3SocketFactory, type Pop3TlsMode, type Pop3TlsSettings } from './transport';
+
+export type { Pop3Capabilities } from './capabilities';
+export type { Pop3Logger } from './connection';
+export type { MailboxStat } from './responses';
+export type { Pop3SocketFactory, Pop3TlsMode } from './transport';
+
+/** Exchange Online's POP3 command line limit, CRLF included; RFC 2449 allows less (255). */
+export const MAX_COMMAND_LINE_BYTES = 512;
+
+export interface Pop3ClientOptions {
+  host: string;
+  /** Default 995 for implicit TLS, 110 otherwise. */
+  port?: number;
+  /** Default `implicit`. `starttls` connects in plain text and upgrades with STLS before anything else. */
+  tls?: Pop3TlsMode;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Certificate name to check, when it differs from `host`. */
+  servername?: string;
+  /** Default true. Turning it off accepts any certificate; only for tests. */
+  rejectUnauthorized?: boolean;
+  /** Longest silence allowed while waiting for the server, per step. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** Time for TCP connect, TLS handshake and greeting together. Default `timeoutMs`. */
+  connectTimeoutMs?: number;
+  /** Opens the raw stream instead of a TCP connection (tests, proxies); TLS is still added per `tls`. */
+  socketFactory?: Pop3SocketFactory;
+  /** Receives protocol traces at debug level; never tokens nor message contents. */
+  logger?: Pop3Logger;
+  /** Longest status line accepted. Default 64 KiB. */
+  maxLineBytes?: number;
+}
+
+interface ResolvedOptions {
+  host: string;
+  port: number;
+  tls: Pop3TlsMode;
+  tlsSettings: Pop3TlsSettings;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  socketFactory?: Pop3SocketFactory;
+  logger: Pop3Logger;
+  maxLineBytes?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function configError(message: string): M365MailError {
+  return new M365MailError(message, { kind: 'config' });
+}
+
+function resolveOptions(options: Pop3ClientOptions): ResolvedOptions {
+  if (!options.host) throw configError('POP3 host is missing');
+  const tls = options.tls ?? 'implicit';
+  if (tls !== 'implicit' && tls !== 'starttls' && tls !== 'none') throw configError(`unknown POP3 TLS mode: ${String(tls)}`);
+  const port = options.port ?? (tls === 'implicit' ? 995 : 110);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw configError(`invalid POP3 port: ${port}`);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) throw configError(`invalid POP3 timeout: ${timeoutMs}`);
+  return {
+    host: options.host,
+    port,
+    tls,
+    tlsSettings: {
+      host: options.host,
+      servername: options.servername,
+      ca: options.ca,
+      rejectUnauthorized: options.rejectUnauthorized ?? true,
+    },
+    timeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? timeoutMs,
+    socketFactory: options.socketFactory,
+    logger: options.logger ?? silentLogger,
+    maxLineBytes: options.maxLineBytes,
+  };
+}
+
+function assertMessageNumber(msgno: number): void {
+  if (!Number.isInteger(msgno) || msgno < 1) throw configError(`invalid POP3 message number: ${msgno}`);
+}
+
+/** Text after the status indicator, e.g. `+OK 2 320` → `2 320`. */
+function statusText(status: string): string {
+  return status.replace(/^(\+OK|-ERR)\s?/, '');
+}
+
+export interface Pop3ClientEvents {
+  /** The connection ended (QUIT, close(), or a failure); `error` says why. Emitted once. */
+  close: [error: M365MailError];
+  /** A failure while no command was pending (e.g. the server hung up while idle). Only emitted when listened to. */
+  error: [error: M365MailError];
+}
+
+export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
+  /** The server's greeting text (after `+OK`). */
+  greeting = '';
+  /** The last CAPA answer; cleared by STLS, since capabilities may change under TLS. */
+  capabilities?: Pop3Capabilities;
+
+  private readonly options: ResolvedOptions;
+  private connection?: Pop3Connection;
+  private connecting?: Promise<string>;
+  private isSecure = false;
+  private authenticated = false;
+  private closedBeforeConnect?: M365MailError;
+  /** Tail of the command queue; each command starts when the one before settled. */
+  private queueTail: Promise<unknown> = Promise.resolve();
+
+  constructor(options: Pop3ClientOptions) {
+    super();
+    this.options = resolveOptions(options);
+  }
+
+  /** Creates a client, connects it and reads the greeting (and does STLS when asked to). */
+  static async connect(options: Pop3ClientOptions): Promise<Pop3Client> {
+    const client = new Pop3Client(options);
+    await client.connect();
+    return client;
+  }
+
+  /** Whether the connection is encrypted (implicit TLS or after STLS). */
+  get secure(): boolean {
+    return this.isSecure;
+  }
+
+  /** Whether the connection is gone (or was never opened). */
+  get closed(): boolean {
+    return this.connection ? this.connection.isClosed : this.closedBeforeConnect !== undefined;
+  }
+
+  /** Opens the connection and resolves with the greeting text. Calling it again returns the same promise. */
+  connect(): Promise<string> {
+    this.connecting ??= this.runConnect();
+    return this.connecting;
+  }
+
+  /** Asks for the capability list. A server without CAPA (it answers `-ERR`) yields an empty list. */
+  capa(): Promise<Pop3Capabilities> {
+    return this.exclusive(async () => {
+      const { status, body } = await this.multiLine('CAPA', 'CAPA');
+      if (!status.ok) {
+        this.options.logger.debug('POP3 server does not support CAPA');
+        this.capabilities = parseCapabilities([]);
+        return this.capabilities;
+      }
+      this.capabilities = parseCapabilities(bodyLines(body));
+      return this.capabilities;
+    });
+  }
+
+  /** Upgrades a plain connection to TLS (RFC 2595). Done by connect() when `tls` is `starttls`. */
+  stls(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.isSecure) throw configError('POP3 connection is already encrypted');
+      if (this.authenticated) throw configError('STLS is only allowed before authentication');
+      await this.simple('STLS', 'STLS');
+      const connection = this.requireConnection();
+      const raw = connection.detach();
+      const secureSocket = wrapInTls(raw, this.options.tlsSettings);
+      connection.attach(secureSocket);
+      await connection.waitForEvent('TLS handshake after STLS', secureSocket, 'secureConnect');
+      this.isSecure = true;
+      this.capabilities = undefined;
+    });
+  }
+
+  /**
+   * Signs in with SASL XOAUTH2 in two steps (see sasl-xoauth2.ts). No password is ever sent; the
+   * token appears only in the continuation line, which is never logged.
+   */
+  authXOAuth2(user: string, accessToken: string): Promise<void> {
+    return this.exclusive(async () => {
+      if (!user) throw configError('POP3 user (mailbox address) is missing');
+      if (!accessToken) throw configError('access token is empty');
+      if (/[\r\n\x01]/.test(user)) throw configError('POP3 user name contains control characters');
+      const connection = this.requireConnection();
+      await authenticateXOAuth2(
+        {
+          sendCommand: (line) => this.writeCommand(line),
+          sendContinuation: (line, logText) => connection.writeLine(line, logText),
+          readLine: async () => {
+            const line = await connection.readLine('AUTH XOAUTH2');
+            this.options.logger.debug(`POP3 S: ${line.slice(0, 200)}`);
+            return line;
+          },
+        },
+        buildXOAuth2(user, accessToken),
+      );
+      this.authenticated = true;
+    });
+  }
+
+  /** Number of messages and their total size. */
+  stat(): Promise<MailboxStat> {
+    return this.exclusive(async () => parseStat(await this.simple('STAT', 'STAT')));
+  }
+
+  /** Message number → size in octets; all messages, or only `msgno`. */
+  list(msgno?: number): Promise<Map<number, number>> {
+    return this.listing('LIST', msgno, parseScanListing);
+  }
+
+  /** Message number → unique id (UIDL), stable across sessions; all messages, or only `msgno`. */
+  uidl(msgno?: number): Promise<Map<number, string>> {
+    return this.listing('UIDL', msgno, parseUidListing);
+  }
+
+  /**
+   * Streams message `msgno` (raw RFC 822 bytes, dot-unstuffed). Resolves once the server said
+   * `+OK`; the stream ends at the message end. The next command waits until the stream was read
+   * to its end. Destroying it earlier closes the client: the connection's place in the message
+   * would be lost. Read with back-pressure: the socket pauses while the consumer is slow.
+   */
+  retr(msgno: number): Promise<Readable> {
+    assertMessageNumber(msgno);
+    return new Promise<Readable>((resolve, reject) => {
+      this.exclusive(async () => {
+        let finished = false;
+        let stream: Readable | undefined;
+        const startBody = (status: string): BodySink | undefined => {
+          if (!status.startsWith('+OK')) return undefined;
+          const readable = new Readable({
+            highWaterMark: 64 * 1024,
+            read: () => this.connection?.resumeBody(),
+            destroy: (error, callback) => {
+              if (!finished) {
+                finished = true;
+                this.connection?.fail(
+                  connectionClosedError(`the RETR ${msgno} stream was destroyed before its end`),
+                  true,
+                );
+              }
+              callback(error);
+            },
+          });
+          stream = readable;
+          return (chunk) => readable.push(chunk);
+        };
+        const response = await this.readResponse(`RETR ${msgno}`, `RETR ${msgno}`, startBody);
+        if (!stream || !response.body) throw classifyPop3Error('RETR', response.status);
+        resolve(stream);
+        try {
+          await response.body;
+        } catch (error) {
+          if (!finished) {
+            finished = true;
+            stream.destroy(error as Error);
+          }
+          throw error;
+        }
+        finished = true;
+        stream.push(null);
+      }).catch(reject); // After resolve this is a no-op: body failures reach the stream instead.
+    });
+  }
+
+  /** Message `msgno` as one Buffer; for small messages or when the whole message is needed anyway. */
+  retrBuffer(msgno: number): Promise<Buffer> {
+    assertMessageNumber(msgno);
+    return this.exclusive(async () => {
+      const { status, body } = await this.multiLine(`RETR ${msgno}`, `RETR ${msgno}`);
+      if (!status.ok) throw classifyPop3Error('RETR', status.line);
+      return body;
+    });
+  }
+
+  /** Headers of message `msgno` plus its first `lines` body lines (TOP, optional in RFC 1939). */
+  top(msgno: number, lines: number): Promise<Buffer> {
+    assertMessageNumber(msgno);
+    if (!Number.isInteger(lines) || lines < 0) throw configError(`invalid TOP line count: ${lines}`);
+    return this.exclusive(async () => {
+      const { status, body } = await this.multiLine(`TOP ${msgno} ${lines}`, `TOP ${msgno} ${lines}`);
+      if (!status.ok) throw classifyPop3Error('TOP', status.line);
+      return body;
+    });
+  }
+
+  /** Marks message `msgno` for deletion; the server removes it only after a clean `quit()`. */
+  dele(msgno: number): Promise<void> {
+    assertMessageNumber(msgno);
+    return this.exclusive(async () => {
+      await this.simple(`DELE ${msgno}`, 'DELE');
+    });
+  }
+
+  /** Unmarks every message marked for deletion in this session. */
+  rset(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.simple('RSET', 'RSET');
+    });
+  }
+
+  /** Keeps the session alive; fails if the server does not answer. */
+  noop(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.simple('NOOP', 'NOOP');
+    });
+  }
+
+  /**
+   * Ends the session gracefully: the server removes messages marked with `dele()` and closes.
+   * Rejects when the connection is already gone, since the deletions then did not happen.
+   */
+  quit(): Promise<void> {
+    return this.exclusive(async () => {
+      const connection = this.requireConnection();
+      let status: string;
+      try {
+        status = await this.simple('QUIT', 'QUIT');
+      } finally {
+        connection.end();
+      }
+      this.options.logger.debug(`POP3 session ended: ${status}`);
+    });
+  }
+
+  /** Drops the connection at once; queued commands fail and marked messages stay on the server. */
+  close(): void {
+    if (this.connection) {
+      this.connection.fail(connectionClosedError('closed by the client'), true);
+    } else if (!this.closedBeforeConnect) {
+      this.closedBeforeConnect = connectionClosedError('closed by the client');
+    }
+  }
+
+  private async runConnect(): Promise<string> {
+    if (this.closedBeforeConnect) throw this.closedBeforeConnect;
+    const { host, port, logger } = this.options;
+    logger.debug(`POP3 connecting to ${host}:${port} (tls: ${this.options.tls})`);
+    const { socket, raw } = await openPop3Socket(this.options);
+    const connection = new Pop3Connection(socket, {
+      host,
+      port,
+      timeoutMs: this.options.timeoutMs,
+      maxLineBytes: this.options.maxLineBytes,
+      logger,
+      onClose: (error, details) => this.onConnectionClose(error, details),
+    });
+    this.connection = connection;
+    if (raw) raw.on('error', (error) => connection.fail(error));
+    if (this.closedBeforeConnect) connection.fail(this.closedBeforeConnect, true);
+    this.isSecure = this.options.tls === 'implicit';
+
+    const greeting = await connection.readLine('greeting', this.options.connectTimeoutMs);
+    logger.debug(`POP3 S: ${greeting}`);
+    if (!greeting.startsWith('+OK')) {
+      const error = greeting.startsWith('-ERR')
+        ? classifyPop3Error('GREETING', greeting)
+        : protocolError(`unexpected greeting: ${greeting.slice(0, 100)}`);
+      connection.fail(error, true);
+      throw error;
+    }
+    this.greeting = statusText(greeting);
+    if (this.options.tls === 'starttls') await this.stls();
+    return this.greeting;
+  }
+
+  private onConnectionClose(error: M365MailError, details: { delivered: boolean; intentional: boolean }): void {
+    if (!details.intentional) this.options.logger.debug(`POP3 connection closed: ${error.message}`);
+    // An error nobody waited for is reported as an event, but only to listeners: an 'error'
+    // event without one would crash the process.
+    if (!details.delivered && !details.intentional && this.listenerCount('error') > 0) this.emit('error', error);
+    this.emit('close', error);
+  }
+
+  private requireConnection(): Pop3Connection {
+    const connection = this.connection;
+    if (!connection) throw this.closedBeforeConnect ?? configError('POP3 client is not connected; call connect() first');
+    if (connection.closedError) throw connection.closedError;
+    return connection;
+  }
+
+  /** Runs `task` after every command queued before it settled; never two at once. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queueTail.then(() => {
+      this.requireConnection();
+      return task();
+    });
+    this.queueTail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes a command line, refusing line breaks and lines over the 512-byte limit. */
+  private writeCommand(line: string): void {
+    if (/[\r\n]/.test(line)) throw configError('POP3 command contains a line break');
+    const bytes = Buffer.byteLength(line, 'utf8') + 2;
+    if (bytes > MAX_COMMAND_LINE_BYTES) {
+      throw configError(`POP3 command is ${bytes} bytes, over the ${MAX_COMMAND_LINE_BYTES}-byte limit`);
+    }
+    this.requireConnection().writeLine(line);
+  }
+
+  private async readResponse(
+    line: string,
+    step: string,
+    startBody: (status: string) => BodySink | undefined,
+  ): Promise<{ status: string; body?: Promise<void> }> {
+    this.writeCommand(line);
+    const response = await this.requireConnection().readResponse(step, (status) => {
+      this.options.logger.debug(`POP3 S: ${status.slice(0, 200)}`);
+      if (!status.startsWith('+OK') && !status.startsWith('-ERR')) {
+        throw protocolError(`unexpected answer to ${step}: ${status.slice(0, 100)}`);
+      }
+      return startBody(status);
+    });
+    return response;
+  }
+
+  /** Sends a single-line command; resolves with the text after `+OK`, throws the classified `-ERR`. */
+  private async simple(line: string, commandName: string): Promise<string> {
+    const { status } = await this.readResponse(line, line, () => undefined);
+    if (!status.startsWith('+OK')) throw classifyPop3Error(commandName, status);
+    return statusText(status);
+  }
+
+  /** Sends a multi-line command and collects its body (only for answers that fit in memory). */
+  private async multiLine(
+    line: string,
+    step: string,
+  ): Promise<{ status: { ok: boolean; line: string }; body: Buffer }> {
+    const chunks: Buffer[] = [];
+    const response = await this.readResponse(line, step, (status) =>
+      status.startsWith('+OK')
+        ? (chunk) => {
+            chunks.push(Buffer.from(chunk));
+            return true;
+          }
+        : undefined,
+    );
+    if (response.body) await response.body;
+    return { status: { ok: response.body !== undefined, line: response.status }, body: Buffer.concat(chunks) };
+  }
+
+  private listing<T>(
+    command: 'LIST' | 'UIDL',
+    msgno: number | undefined,
+    parse: (text: string) => [number, T],
+  ): Promise<Map<number, T>> {
+    if (msgno !== undefined) assertMessageNumber(msgno);
+    return this.exclusive(async () => {
+      const result = new Map<number, T>();
+      if (msgno !== undefined) {
+        const [number, value] = parse(await this.simple(`${command} ${msgno}`, command));
+        result.set(number, value);
+        return result;
+      }
+      const { status, body } = await this.multiLine(command, command);
+      if (!status.ok) throw classifyPop3Error(command, status.line);
+      for (const entry of bodyLines(body)) {
+        const [number, value] = parse(entry);
+        result.set(number, value);
+      }
+      return result;
+    });
+  }
+}
