@@ -16,6 +16,12 @@ export interface DiagnoseContext {
   retryAfterMs?: number;
   /** The transport failure behind an MSAL network/endpoint error, when the network client saw one. */
   transportError?: unknown;
+  /**
+   * The OAuth error body of the last failed identity server response. MSAL loses the AADSTS code
+   * on some paths (openid_config_error for an unknown tenant, post_request_failed while polling a
+   * device code); this restores it.
+   */
+  serverError?: { error: string; aadsts?: string; description?: string };
   /** Whether the account uses an app-only flow (changes the not-connected / auth-failed fix). */
   appOnly?: boolean;
 }
@@ -243,6 +249,11 @@ const OAUTH_RULES: Record<string, Rule> = {
     fix: () => 'Check the network connection, DNS, firewall and proxy settings (HTTPS_PROXY / the account\'s proxy).',
     retryable: true,
   },
+  missing_tenant_id_error: {
+    kind: 'config',
+    title: 'App-only tokens need a specific tenant',
+    fix: () => `App-only needs your tenant ID or domain: enter the Tenant ID from ${ENTRA_OVERVIEW} instead of common/organizations/consumers.`,
+  },
   untrusted_authority: {
     kind: 'config',
     title: 'The authority is not trusted by MSAL',
@@ -323,10 +334,11 @@ export function errorFromMsal(err: unknown, ctx: DiagnoseContext = {}): M365Mail
   const errorCode = pickString(err, 'errorCode') ?? pickString(err, 'code') ?? '';
   const status = ctx.httpStatus ?? pickNumber(err, 'status');
 
-  const code = aadstsCode(err);
+  const ownCode = aadstsCode(err);
+  const code = ownCode ?? ctx.serverError?.aadsts;
   const rule = code ? AADSTS_RULES[code] : undefined;
   if (code && rule) {
-    const summary = aadstsSummary(err, code);
+    const summary = aadstsSummary(ownCode ? err : { errorMessage: ctx.serverError?.description }, code);
     return new M365MailError(`${rule.title} (AADSTS${code}${summary ? `: ${summary}` : ''}).`, {
       kind: rule.kind, fix: rule.fix(ctx), code: `AADSTS${code}`, retryable: rule.retryable ?? false, cause: err,
     });
@@ -351,7 +363,7 @@ export function errorFromMsal(err: unknown, ctx: DiagnoseContext = {}): M365Mail
     if (transport) return transport;
   }
 
-  const oauth = OAUTH_RULES[errorCode];
+  const oauth = OAUTH_RULES[errorCode] ?? (ctx.serverError ? OAUTH_RULES[ctx.serverError.error] : undefined);
   if (oauth) {
     return new M365MailError(`${oauth.title}${code ? ` (AADSTS${code})` : ''}.`, {
       kind: oauth.kind, fix: oauth.fix(ctx), code: code ? `AADSTS${code}` : errorCode, retryable: oauth.retryable ?? false,

@@ -72,7 +72,7 @@ export class M365MailError extends Error {
   }
 
   /** Message and fix-it text in one line, as shown by node.error. */
-  toString(): string {
+  override toString(): string {
     return this.fix ? `${this.message} — ${this.fix}` : this.message;
   }
 }

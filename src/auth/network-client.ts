@@ -18,6 +18,16 @@ export interface HttpExchange {
   status: number;
   /** From Retry-After (seconds or HTTP date), when present. */
   retryAfterMs?: number;
+  /** The OAuth error of a failed response: MSAL drops the AADSTS code on some paths (discovery, device code polling). */
+  oauthError?: OAuthErrorSummary;
+}
+
+export interface OAuthErrorSummary {
+  error: string;
+  /** AADSTS number, e.g. "90002". */
+  aadsts?: string;
+  /** error_description (Entra's text, which names IDs but never secrets). */
+  description?: string;
 }
 
 export interface NetworkClientOptions {
@@ -92,6 +102,18 @@ function parseBody(text: string, status: number, url: URL): unknown {
   };
 }
 
+function summarizeOAuthError(body: unknown): OAuthErrorSummary | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const { error, error_codes: codes, error_description: description } = body as Record<string, unknown>;
+  if (typeof error !== 'string' || !error || error === 'authorization_pending') return undefined;
+  const first = Array.isArray(codes) ? codes[0] : undefined;
+  return {
+    error,
+    aadsts: typeof first === 'number' || typeof first === 'string' ? String(first) : undefined,
+    description: typeof description === 'string' ? description : undefined,
+  };
+}
+
 /** The network module handed to MSAL (`system.networkClient`). */
 export class ProxyAwareNetworkClient implements INetworkModule {
   private readonly env: Record<string, string | undefined>;
@@ -116,8 +138,11 @@ export class ProxyAwareNetworkClient implements INetworkModule {
     try {
       const { status, headers, text } = await this.request(method, url, options, timeoutMs);
       const flat = flattenHeaders(headers);
-      this.options.onResponse?.({ method, url: withoutQuery(url), status, retryAfterMs: parseRetryAfter(flat['retry-after']) });
-      return { status, headers: flat, body: parseBody(text, status, url) as T };
+      const body = parseBody(text, status, url);
+      this.options.onResponse?.({
+        method, url: withoutQuery(url), status, retryAfterMs: parseRetryAfter(flat['retry-after']), oauthError: summarizeOAuthError(body),
+      });
+      return { status, headers: flat, body: body as T };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.options.onTransportError?.(error, withoutQuery(url));

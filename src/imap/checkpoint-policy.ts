@@ -138,3 +138,15 @@ export function parseCustomCriteria(value: string | object | undefined): SearchO
   }
   return parsed as SearchObject;
 }
+
+/** Compact UID set for a FETCH: ascending runs become `a:b`, e.g. [1,2,3,7] → "1:3,7". */
+export function compactUidSet(uids: readonly number[]): string {
+  const sorted = [...new Set(uids)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const start = sorted[i];
+    while (i + 1 < sorted.length && sorted[i + 1] === sorted[i] + 1) i++;
+    parts.push(start === sorted[i] ? String(start) : `${start}:${sorted[i]}`);
+  }
+  return parts.join(',');
+}

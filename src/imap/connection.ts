@@ -66,6 +66,15 @@ export function tokenExpiry(token: string): number | undefined {
   }
 }
 
+/**
+ * When to reconnect with a new token: `marginMs` before it expires, or after three quarters of
+ * its remaining life when that is shorter than twice the margin (short-lived test tokens).
+ */
+export function renewDelay(remainingMs: number, marginMs: number): number {
+  if (remainingMs > 2 * marginMs) return remainingMs - marginMs;
+  return Math.max(1_000, Math.floor(remainingMs * 0.75));
+}
+
 /** Builds the imapflow options for one connection (auto-IDLE off: the watcher starts IDLE itself). */
 export function buildImapFlowOptions(options: ImapConnectionOptions, accessToken: string): ImapFlowOptions {
   const secrets = [accessToken];

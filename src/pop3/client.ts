@@ -11,13 +11,12 @@
  * marked with `dele()`; `close()` drops the socket and the server keeps every message.
  */
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { M365MailError } from '../auth/errors';
 import { buildXOAuth2 } from '../auth/xoauth2';
 import { parseCapabilities, type Pop3Capabilities } from './capabilities';
 import { Pop3Connection, silentLogger, type BodySink, type Pop3Logger } from './connection';
-import { classifyPop3Error, connectionClosedError, protocolError } from './errors';
+import { classifyPop3Error, connectionClosedError, protocolError, socketError, timeoutError } from './errors';
 import { bodyLines, parseScanListing, parseStat, parseUidListing, type MailboxStat } from './responses';
 import { authenticateXOAuth2 } from './sasl-xoauth2';
 import { openPop3Socket, wrapInTls, type Pop3SocketFactory, type Pop3TlsMode, type Pop3TlsSettings } from './transport';
@@ -146,14 +145,18 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     return this.isSecure;
   }
 
-  /** Whether the connection is gone (or was never opened). */
+  /** Whether the connection has closed (or close() was called before it opened). */
   get closed(): boolean {
     return this.connection ? this.connection.isClosed : this.closedBeforeConnect !== undefined;
   }
 
   /** Opens the connection and resolves with the greeting text. Calling it again returns the same promise. */
   connect(): Promise<string> {
-    this.connecting ??= this.runConnect();
+    if (!this.connecting) {
+      this.connecting = this.runConnect();
+      // Commands issued before the greeting arrived wait for it.
+      this.queueTail = this.connecting.catch(() => undefined);
+    }
     return this.connecting;
   }
 
@@ -173,18 +176,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** Upgrades a plain connection to TLS (RFC 2595). Done by connect() when `tls` is `starttls`. */
   stls(): Promise<void> {
-    return this.exclusive(async () => {
-      if (this.isSecure) throw configError('POP3 connection is already encrypted');
-      if (this.authenticated) throw configError('STLS is only allowed before authentication');
-      await this.simple('STLS', 'STLS');
-      const connection = this.requireConnection();
-      const raw = connection.detach();
-      const secureSocket = wrapInTls(raw, this.options.tlsSettings);
-      connection.attach(secureSocket);
-      await connection.waitForEvent('TLS handshake after STLS', secureSocket, 'secureConnect');
-      this.isSecure = true;
-      this.capabilities = undefined;
-    });
+    return this.exclusive(() => this.upgradeWithStls());
   }
 
   /**
@@ -235,9 +227,9 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
    * would be lost. Read with back-pressure: the socket pauses while the consumer is slow.
    */
   retr(msgno: number): Promise<Readable> {
-    assertMessageNumber(msgno);
     return new Promise<Readable>((resolve, reject) => {
       this.exclusive(async () => {
+        assertMessageNumber(msgno);
         let finished = false;
         let stream: Readable | undefined;
         const startBody = (status: string): BodySink | undefined => {
@@ -256,6 +248,9 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
               callback(error);
             },
           });
+          // The failure also reaches 'error' listeners, async iteration and pipeline(); this
+          // listener only keeps a stream whose consumer attached nothing yet from crashing the process.
+          readable.on('error', (error) => this.options.logger.debug(`POP3 RETR ${msgno} stream failed: ${error.message}`));
           stream = readable;
           return (chunk) => readable.push(chunk);
         };
@@ -279,8 +274,8 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** Message `msgno` as one Buffer; for small messages or when the whole message is needed anyway. */
   retrBuffer(msgno: number): Promise<Buffer> {
-    assertMessageNumber(msgno);
     return this.exclusive(async () => {
+      assertMessageNumber(msgno);
       const { status, body } = await this.multiLine(`RETR ${msgno}`, `RETR ${msgno}`);
       if (!status.ok) throw classifyPop3Error('RETR', status.line);
       return body;
@@ -289,9 +284,9 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** Headers of message `msgno` plus its first `lines` body lines (TOP, optional in RFC 1939). */
   top(msgno: number, lines: number): Promise<Buffer> {
-    assertMessageNumber(msgno);
-    if (!Number.isInteger(lines) || lines < 0) throw configError(`invalid TOP line count: ${lines}`);
     return this.exclusive(async () => {
+      assertMessageNumber(msgno);
+      if (!Number.isInteger(lines) || lines < 0) throw configError(`invalid TOP line count: ${lines}`);
       const { status, body } = await this.multiLine(`TOP ${msgno} ${lines}`, `TOP ${msgno} ${lines}`);
       if (!status.ok) throw classifyPop3Error('TOP', status.line);
       return body;
@@ -300,8 +295,8 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** Marks message `msgno` for deletion; the server removes it only after a clean `quit()`. */
   dele(msgno: number): Promise<void> {
-    assertMessageNumber(msgno);
     return this.exclusive(async () => {
+      assertMessageNumber(msgno);
       await this.simple(`DELE ${msgno}`, 'DELE');
     });
   }
@@ -327,6 +322,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
   quit(): Promise<void> {
     return this.exclusive(async () => {
       const connection = this.requireConnection();
+      connection.expectServerClose();
       let status: string;
       try {
         status = await this.simple('QUIT', 'QUIT');
@@ -350,7 +346,25 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     if (this.closedBeforeConnect) throw this.closedBeforeConnect;
     const { host, port, logger } = this.options;
     logger.debug(`POP3 connecting to ${host}:${port} (tls: ${this.options.tls})`);
-    const { socket, raw } = await openPop3Socket(this.options);
+    let opened: Awaited<ReturnType<typeof openPop3Socket>>;
+    let timer: NodeJS.Timeout | undefined;
+    const opening = openPop3Socket(this.options);
+    try {
+      // A socket factory (e.g. a proxy tunnel) may take time of its own; it shares the connect budget.
+      opened = await Promise.race([
+        opening,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(timeoutError('connect', this.options.connectTimeoutMs)), this.options.connectTimeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      // A stream that arrives after the deadline is not used.
+      opening.then(({ socket, raw }) => { socket.destroy(); raw?.destroy(); }, () => undefined);
+      throw socketError(error, host, port);
+    } finally {
+      clearTimeout(timer);
+    }
+    const { socket, raw } = opened;
     const connection = new Pop3Connection(socket, {
       host,
       port,
@@ -360,7 +374,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
       onClose: (error, details) => this.onConnectionClose(error, details),
     });
     this.connection = connection;
-    if (raw) raw.on('error', (error) => connection.fail(error));
+    if (raw) connection.adopt(raw);
     if (this.closedBeforeConnect) connection.fail(this.closedBeforeConnect, true);
     this.isSecure = this.options.tls === 'implicit';
 
@@ -374,8 +388,21 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
       throw error;
     }
     this.greeting = statusText(greeting);
-    if (this.options.tls === 'starttls') await this.stls();
+    if (this.options.tls === 'starttls') await this.upgradeWithStls();
     return this.greeting;
+  }
+
+  private async upgradeWithStls(): Promise<void> {
+    if (this.isSecure) throw configError('POP3 connection is already encrypted');
+    if (this.authenticated) throw configError('STLS is only allowed before authentication');
+    await this.simple('STLS', 'STLS');
+    const connection = this.requireConnection();
+    const raw = connection.detach();
+    const secureSocket = wrapInTls(raw, this.options.tlsSettings);
+    connection.attach(secureSocket);
+    await connection.waitForEvent('TLS handshake after STLS', secureSocket, 'secureConnect');
+    this.isSecure = true;
+    this.capabilities = undefined;
   }
 
   private onConnectionClose(error: M365MailError, details: { delivered: boolean; intentional: boolean }): void {
@@ -445,7 +472,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     const response = await this.readResponse(line, step, (status) =>
       status.startsWith('+OK')
         ? (chunk) => {
-            chunks.push(Buffer.from(chunk));
+            chunks.push(chunk);
             return true;
           }
         : undefined,
@@ -459,8 +486,8 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     msgno: number | undefined,
     parse: (text: string) => [number, T],
   ): Promise<Map<number, T>> {
-    if (msgno !== undefined) assertMessageNumber(msgno);
     return this.exclusive(async () => {
+      if (msgno !== undefined) assertMessageNumber(msgno);
       const result = new Map<number, T>();
       if (msgno !== undefined) {
         const [number, value] = parse(await this.simple(`${command} ${msgno}`, command));

@@ -64,6 +64,7 @@ export class Pop3Connection {
   private timerStep = '';
   private timerMs = 0;
   private closedWith?: M365MailError;
+  private serverCloseExpected = false;
   /** Every socket this connection ever read from, so each keeps an 'error' listener for its whole life. */
   private readonly ownedSockets = new Set<Duplex>();
 
@@ -85,6 +86,25 @@ export class Pop3Connection {
   /** The socket currently read from and written to. */
   get currentSocket(): Duplex {
     return this.socket;
+  }
+
+  /**
+   * Takes responsibility for a stream beneath the current socket (e.g. a proxy tunnel under TLS):
+   * its errors close the connection and it is destroyed with it.
+   */
+  adopt(socket: Duplex): void {
+    if (this.ownedSockets.has(socket)) return;
+    this.ownedSockets.add(socket);
+    socket.on('error', this.onError);
+    if (this.closedWith) socket.destroy();
+  }
+
+  /**
+   * Announces that the server will close the connection (after QUIT), so its end of stream is
+   * not reported as a failure.
+   */
+  expectServerClose(): void {
+    this.serverCloseExpected = true;
   }
 
   /** Starts reading from `socket` (used again after STLS with the TLS socket over the old one). */
@@ -158,7 +178,16 @@ export class Pop3Connection {
       const waiter: Waiter<string> = {
         reject,
         resolve: (status) => {
-          const sink = startBody(status);
+          let sink: BodySink | undefined;
+          try {
+            sink = startBody(status);
+          } catch (error) {
+            // A status line the caller cannot accept leaves the stream out of step: close it,
+            // with this waiter put back so it receives the error.
+            this.lineWaiter = waiter;
+            this.fail(error);
+            return;
+          }
           if (!sink) {
             resolve({ status });
             return;
@@ -270,7 +299,7 @@ export class Pop3Connection {
   };
 
   private readonly onEnd = (): void => {
-    this.fail(connectionClosedError('the server closed the connection'));
+    this.fail(connectionClosedError('the server closed the connection'), this.serverCloseExpected);
   };
 
   /** Runs `work`, turning a thrown protocol error into a closed connection. */

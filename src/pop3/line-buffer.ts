@@ -60,11 +60,4 @@ export class LineBuffer {
     this.scanned = 0;
     return all;
   }
-
-  /** Puts bytes back in front, e.g. what followed a multi-line terminator in the same chunk. */
-  unshift(bytes: Buffer): void {
-    if (bytes.length === 0) return;
-    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([bytes, this.pending]);
-    this.scanned = 0;
-  }
 }

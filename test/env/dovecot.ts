@@ -6,25 +6,25 @@
  * Tokens are really validated: each mailbox has its own `oauth2` passdb that posts the token to
  * the identity server's introspection endpoint for that mailbox.
  *
- * How Dovecot answers a refused XOAUTH2 token (observed on 2.3.19, asserted in
- * test/integration/testbed): it does NOT fail at once like Exchange. It first sends a SASL
- * continuation carrying a base64 JSON error,
- *   IMAP: `+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiIifQ==`
- *   POP3: `+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiIifQ==`
- * ({"status":"401","schemes":"Bearer","scope":""}); the client must answer with an empty line,
- * and only then comes `A1 NO [AUTHENTICATIONFAILED] Authentication failed.` or
- * `-ERR [AUTH] Authentication failed.`. Exchange answers `A1 NO AUTHENTICATE failed.` /
- * `-ERR Authentication failure: unknown user name or bad password.` directly. Clients must
- * handle both (imapflow does).
+ * How Dovecot refuses a token (observed on 2.3.19, asserted in test/integration/testbed): not
+ * at once like Exchange. It first sends a SASL continuation with a base64 JSON error,
+ * `+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJtYWlsIn0=`
+ * ({"status":"401","schemes":"bearer","scope":"mail"}), the client must answer with an empty
+ * line, and only then, about 0.5 s later, comes `A1 NO [AUTHENTICATIONFAILED] Authentication
+ * failed.` or `-ERR [AUTH] Authentication failed.`. Exchange answers `A1 NO AUTHENTICATE
+ * failed.` / `-ERR Authentication failure: unknown user name or bad password.` directly.
+ * Clients must handle both (imapflow does). POP3 takes the XOAUTH2 response either on the AUTH
+ * line or, after `AUTH XOAUTH2` and a `+ ` prompt, on a line of its own.
  *
- * Capabilities (exchange profile): before login exactly EXCHANGE_IMAP_CAPABILITIES plus
+ * Capabilities of the exchange profile: before login EXCHANGE_IMAP_CAPABILITIES plus
  * AUTH=XOAUTH2 (and AUTH=PLAIN with basic-auth users); after login Dovecot sends
  * `imap_capability` alone, i.e. the same list without AUTH=. Without basic-auth users Dovecot
- * also adds LOGINDISABLED before login (no PLAIN mechanism means no LOGIN command). POP3 CAPA is
- * fixed by Dovecot: TOP, UIDL, RESP-CODES, PIPELINING, AUTH-RESP-CODE, (USER,) SASL <mechanisms>.
+ * also adds LOGINDISABLED before login (no PLAIN mechanism means no LOGIN command). The greeting
+ * carries [CAPABILITY ...] (Exchange's does not). POP3 CAPA is fixed in Dovecot's pop3-login:
+ * TOP, UIDL, RESP-CODES, PIPELINING, AUTH-RESP-CODE, USER (always, over TLS), SASL <mechanisms>.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -146,11 +146,30 @@ function resolveProcessUsers(): DovecotProcessUsers {
   return { internalUser: 'dovecot', internalGroup: 'dovecot', loginUser: 'dovenull', mailUid: nobody.uid, mailGid: nobody.gid };
 }
 
-function run(file: string, args: string[]): Promise<string> {
+/**
+ * Where the temp dir goes: $M365_TESTBED_TMPDIR, else /dev/shm when it has room (creating a file
+ * on a VM's disk can take a millisecond, which makes seeding thousands of mails slow), else the
+ * system temp dir.
+ */
+function tempRoot(): string {
+  if (process.env.M365_TESTBED_TMPDIR) return process.env.M365_TESTBED_TMPDIR;
+  try {
+    const shm = statfsSync('/dev/shm');
+    accessSync('/dev/shm', constants.W_OK);
+    if (shm.bavail * shm.bsize >= 512 * 1024 * 1024) return '/dev/shm';
+  } catch {
+    // no usable tmpfs
+  }
+  return os.tmpdir();
+}
+
+/** Runs a command; resolves with stdout when its exit code is in `okCodes`. */
+function run(file: string, args: string[], okCodes: number[] = [0]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { encoding: 'utf8', timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
-      else resolve(stdout);
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      if (okCodes.includes(code)) resolve(stdout);
+      else reject(new Error(`${path.basename(file)} ${args.join(' ')} failed (exit ${code}): ${stderr.trim() || stdout.trim() || error?.message}`));
     });
   });
 }
@@ -178,7 +197,7 @@ class DovecotInstance implements DovecotServer {
   private startupError?: Error;
   private stopped = false;
   private readonly killOnExit = (): void => {
-    this.child?.kill('SIGKILL');
+    this.killGroup();
   };
 
   constructor(
@@ -201,7 +220,8 @@ class DovecotInstance implements DovecotServer {
   async spawnAndWait(): Promise<void> {
     let stderr = '';
     this.startupError = undefined;
-    const child = spawn(DOVECOT_BINARY, ['-F', '-c', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Own process group, so stop() can end master and all its children at once.
+    const child = spawn(DOVECOT_BINARY, ['-F', '-c', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -223,32 +243,45 @@ class DovecotInstance implements DovecotServer {
 
     const timeoutMs = this.options.startTimeoutMs ?? 10_000;
     const abort = (): Error | undefined => this.startupError;
-    const imapGreeting = /^\* OK /;
-    const pop3Greeting = /^\+OK /;
-    // The first IMAP line may be "* OK Waiting for authentication process to respond..": wait for the real one.
-    const ready = /ready\.$/;
+    // The first IMAP line may be "* OK Waiting for authentication process to respond..":
+    // only the real greeting ("... ready.") shows that auth is up too.
     const probes = [
-      { host: this.host, port: this.imapPort, caPem: this.caPem, expect: new RegExp(imapGreeting.source + '.*' + ready.source) },
-      { host: this.host, port: this.pop3Port, caPem: this.caPem, expect: new RegExp(pop3Greeting.source + '.*' + ready.source) },
-      ...(this.imapStarttlsPort ? [{ host: this.starttlsHost, port: this.imapStarttlsPort, expect: imapGreeting }] : []),
-      ...(this.pop3StarttlsPort ? [{ host: this.starttlsHost, port: this.pop3StarttlsPort, expect: pop3Greeting }] : []),
+      { host: this.host, port: this.imapPort, caPem: this.caPem, expect: /^\* OK .*ready\.$/ },
+      { host: this.host, port: this.pop3Port, caPem: this.caPem, expect: /^\+OK .*ready\.$/ },
+      ...(this.imapStarttlsPort ? [{ host: this.starttlsHost, port: this.imapStarttlsPort, expect: /^\* OK / }] : []),
+      ...(this.pop3StarttlsPort ? [{ host: this.starttlsHost, port: this.pop3StarttlsPort, expect: /^\+OK / }] : []),
     ];
     try {
       await Promise.all(probes.map((probe) => waitForGreeting(probe, { timeoutMs, abort })));
     } catch (error) {
-      await this.stopProcess();
+      await this.stopProcess(false);
       throw error;
     }
   }
 
-  /** SIGTERM, then SIGKILL if the master does not exit within 5 s; resolves once it is gone. */
-  async stopProcess(): Promise<void> {
+  private killGroup(): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  /**
+   * Ends the running master. `graceful` sends SIGTERM and waits for Dovecot's own shutdown, which
+   * always sleeps one second for its log process; otherwise the whole process group gets SIGKILL,
+   * which is instant and safe for throw-away data (Maildir and Dovecot's indexes survive crashes).
+   */
+  async stopProcess(graceful: boolean): Promise<void> {
     process.removeListener('exit', this.killOnExit);
     const child = this.child;
     const exited = this.childExit;
     if (!child || !exited) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    if (!graceful) this.killGroup();
+    else child.kill('SIGTERM');
+    const timer = setTimeout(() => this.killGroup(), 5000);
     await exited;
     clearTimeout(timer);
   }
@@ -282,7 +315,8 @@ class DovecotInstance implements DovecotServer {
   }
 
   async kick(mailbox: string): Promise<void> {
-    await this.doveadm(['kick', mailbox.toLowerCase()]);
+    // Exit code 68 (EX_NOUSER) means "no users kicked": nothing was open, which is fine.
+    await run(DOVEADM_BINARY, ['-c', this.configFile, 'kick', mailbox.toLowerCase()], [0, 68]);
   }
 
   async folderStatus(mailbox: string, folder = 'INBOX'): Promise<FolderStatus> {
@@ -301,7 +335,8 @@ class DovecotInstance implements DovecotServer {
     // First line is the header "uid\tflags".
     return out.split('\n').slice(1).filter(Boolean).map((line) => {
       const [uid, flags = ''] = line.split('\t');
-      return { uid: Number(uid), flags: flags.split(' ').filter(Boolean) };
+      // \Recent is per session (doveadm's own session claims it), so it says nothing here.
+      return { uid: Number(uid), flags: flags.split(' ').filter((flag) => flag && flag !== '\\Recent') };
     });
   }
 
@@ -316,14 +351,14 @@ class DovecotInstance implements DovecotServer {
 
   async restart(): Promise<void> {
     if (this.stopped) throw new Error('dovecot was stopped');
-    await this.stopProcess();
+    await this.stopProcess(true);
     await this.spawnAndWait();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.stopProcess();
+    await this.stopProcess(false);
     if (!this.options.keepBaseDir && process.env.M365_TESTBED_KEEP !== '1') {
       rmSync(this.baseDir, { recursive: true, force: true });
     }
@@ -335,7 +370,7 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotServ
   if (options.mailboxes.length === 0) throw new Error('startDovecot needs at least one mailbox');
   const users = resolveProcessUsers();
   const owner = process.getuid?.() === 0 && users.mailUid !== 0 ? { uid: users.mailUid, gid: users.mailGid } : undefined;
-  const baseDir = mkdtempSync(path.join(os.tmpdir(), 'm365-dovecot-'));
+  const baseDir = mkdtempSync(path.join(tempRoot(), 'm365-dovecot-'));
   try {
     // Dovecot's unprivileged processes must traverse the base dir and read the config files.
     chmodSync(baseDir, 0o755);
@@ -370,10 +405,12 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotServ
       debug: options.debug ?? false,
     });
     writeFileSync(path.join(confDir, 'dovecot.conf'), rendered.main, { mode: 0o644 });
+    const authUid = lookupPasswd(users.internalUser)?.uid;
     for (const [name, content] of Object.entries(rendered.files)) {
       // The passwd file holds plain passwords: readable by Dovecot's auth process only.
-      writeFileSync(path.join(confDir, name), content, { mode: name === 'passwd' ? 0o600 : 0o644 });
-      if (name === 'passwd' && process.getuid?.() === 0) chownSync(path.join(confDir, name), Number(lookupPasswd(users.internalUser)?.uid ?? 0), 0);
+      const file = path.join(confDir, name);
+      writeFileSync(file, content, { mode: name === 'passwd' ? 0o600 : 0o644 });
+      if (name === 'passwd' && owner && authUid !== undefined) chownSync(file, authUid, 0);
     }
 
     const mailboxes = [...options.mailboxes, ...(options.basicAuthUsers ?? []).map(({ user }) => user)];

@@ -21,6 +21,8 @@ export interface AuthorizationCode {
   nonce?: string;
   expiresAtMs: number;
   redeemed: boolean;
+  /** MFA was performed at sign-in (only when the user's policy required it). */
+  mfa: boolean;
 }
 
 export interface DeviceCodeEntry {
@@ -32,6 +34,7 @@ export interface DeviceCodeEntry {
   expiresAtMs: number;
   state: 'pending' | 'approved' | 'declined' | 'failed' | 'redeemed';
   userOid?: string;
+  mfa?: boolean;
   /** Set when approval ended in an error the client must see when polling (e.g. AADSTS65001). */
   error?: EntraError;
 }

@@ -108,16 +108,6 @@ export const RESOURCE_DELEGATED_SCOPES: Record<ResourceKey, string[]> = {
   graph: ['User.Read', 'Mail.Read', 'Mail.ReadWrite', 'IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send'],
 };
 
-export const RESOURCE_APP_ROLES: Record<ResourceKey, string[]> = {
-  exchange: ['IMAP.AccessAsApp', 'POP.AccessAsApp', 'full_access_as_app'],
-  graph: ['Mail.Read', 'User.Read.All'],
-};
-
-export const RESOURCE_DISPLAY_NAMES: Record<ResourceKey, string> = {
-  exchange: 'Office 365 Exchange Online',
-  graph: 'Microsoft Graph',
-};
-
 export interface Tenant {
   tenantId: string;
   displayName: string;

@@ -35,7 +35,7 @@ export function entraTimestamp(date = new Date()): string {
 }
 
 /** Builds the JSON body of an error response exactly as Entra lays it out. */
-export function errorBody(err: EntraError, baseUrl: string, correlationId = randomUUID()): EntraErrorBody {
+export function errorBody(err: EntraError, baseUrl: string, correlationId: string = randomUUID()): EntraErrorBody {
   const timestamp = entraTimestamp();
   const traceId = randomUUID();
   const body: EntraErrorBody = {

@@ -3,7 +3,7 @@
  * Microsoft Graph), OpenID scopes name none, one token is for one resource only.
  */
 import {
-  RESOURCE_APP_ROLES, RESOURCE_DELEGATED_SCOPES, RESOURCE_URIS, type ResourceKey,
+  RESOURCE_DELEGATED_SCOPES, RESOURCE_URIS, type ResourceKey,
 } from './directory';
 import { Errors } from './errors';
 
@@ -68,14 +68,12 @@ export function canonicalDelegatedScopes(request: ScopeRequest): string[] {
   });
 }
 
-/** True when `role` is an application permission the resource defines. */
-export function isKnownAppRole(resource: ResourceKey, role: string): boolean {
-  return RESOURCE_APP_ROLES[resource].includes(role);
-}
-
-/** The `scope` value of a token response: full URIs for non-Graph resources, like Entra. */
+/**
+ * The `scope` value of a token response, like Entra: full URIs for non-Graph resources; the OpenID
+ * scopes belong to Graph, so only Graph tokens list them (short names).
+ */
 export function responseScope(request: ScopeRequest, granted: string[]): string {
-  const resourceScopes = granted.map((s) => (request.resourceKey === 'graph' ? s : `${request.resourceUri}/${s}`));
+  if (request.resourceKey !== 'graph') return granted.map((s) => `${request.resourceUri}/${s}`).join(' ');
   const oidc = ['openid', 'profile', 'email'].filter((s) => request.oidc.has(s));
-  return [...resourceScopes, ...oidc].join(' ');
+  return [...granted, ...oidc].join(' ');
 }

@@ -2,7 +2,7 @@
  * Issues the tokens of the identity server: RS256 access tokens whose `aud` is the requested
  * resource, v2.0 ID tokens and `client_info`, which MSAL needs to build an account.
  */
-import { createHash, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { App, User } from './directory';
 import { decodeJwt, rsaKeyId, signRs256, verifySignature, type JwtPayload } from './jwt';
 
@@ -13,6 +13,17 @@ const ACR: Record<ClientAuthMethod, string> = { none: '0', secret: '1', certific
 
 const nowSec = (): number => Math.floor(Date.now() / 1000);
 
+let processSigningKey: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
+
+/**
+ * One RSA key per process, made on first use: generating a 2048-bit key costs ~0.3 s on the test
+ * machines, and tests start many servers. Servers in one process therefore trust each other's tokens.
+ */
+function signingKeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  processSigningKey ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return processSigningKey;
+}
+
 /** Holds the signing key and mints every token the server hands out. */
 export class TokenIssuer {
   readonly kid: string;
@@ -20,7 +31,7 @@ export class TokenIssuer {
   readonly publicKey: KeyObject;
 
   constructor(private readonly baseUrl: () => string) {
-    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pair = signingKeyPair();
     this.privateKey = pair.privateKey;
     this.publicKey = pair.publicKey;
     this.kid = rsaKeyId(pair.publicKey);
@@ -138,5 +149,3 @@ function pairwiseSubject(oid: string, clientId: string): string {
 export function opaqueHandle(prefix: string, bytes = 48): string {
   return `${prefix}.${randomBytes(bytes).toString('base64url')}`;
 }
-
-export { randomUUID };

@@ -1,0 +1,207 @@
+/**
+ * Keeps the MSAL token cache of a delegated account (account + refresh token) across restarts in
+ * one file, encrypted with AES-256-GCM under a key derived (scrypt) from a secret the caller owns,
+ * such as Node-RED's credentialSecret. The file is bound to the app registration and tenant: when
+ * either changes, the old sign-in is not used (and is overwritten on the next sign-in).
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as scryptCallback, type BinaryLike } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
+import { M365MailError } from './errors';
+
+export interface CacheBinding {
+  clientId: string;
+  tenant: string;
+  authorityHost: string;
+}
+
+export interface EncryptedCacheOptions {
+  filePath: string;
+  /** Secret the key is derived from. Losing or changing it means signing in again. */
+  secret: string;
+  binding: CacheBinding;
+  /** Told about unreadable files (never with their content). */
+  onProblem?: (problem: M365MailError) => void;
+}
+
+interface CacheFile {
+  v: 1;
+  binding: string;
+  salt: string;
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+function scrypt(secret: BinaryLike, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scryptCallback(secret, salt, 32, SCRYPT_PARAMS, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+/** Stable fingerprint of what the cache belongs to; stored in clear and authenticated as AAD. */
+export function bindingId(binding: CacheBinding): string {
+  const canonical = [binding.clientId.trim().toLowerCase(), binding.tenant.trim().toLowerCase(), binding.authorityHost.trim().toLowerCase().replace(/\/+$/, '')].join('|');
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Encrypts/decrypts cache blobs. Exposed for tests and for callers that store the blob elsewhere.
+ */
+export class CacheCipher {
+  private keyPromise?: Promise<Buffer>;
+  private salt?: Buffer;
+
+  constructor(private readonly secret: string, private readonly binding: string) {}
+
+  private key(salt: Buffer): Promise<Buffer> {
+    if (!this.keyPromise || !this.salt || !this.salt.equals(salt)) {
+      this.salt = salt;
+      this.keyPromise = scrypt(this.secret, salt);
+    }
+    return this.keyPromise;
+  }
+
+  async encrypt(plain: string): Promise<string> {
+    const salt = this.salt ?? randomBytes(16);
+    const key = await this.key(salt);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(this.binding, 'utf8'));
+    const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    const file: CacheFile = {
+      v: 1, binding: this.binding, salt: salt.toString('base64'), iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64'),
+    };
+    return JSON.stringify(file);
+  }
+
+  /**
+   * Returns the plain cache, or throws M365MailError 'sign-in-required' when the blob belongs to
+   * another app/tenant, was written with another secret, or is damaged.
+   */
+  async decrypt(blob: string): Promise<string> {
+    let file: CacheFile;
+    try {
+      file = JSON.parse(blob) as CacheFile;
+    } catch {
+      throw signInAgain('The stored sign-in is damaged.');
+    }
+    if (file.v !== 1 || typeof file.data !== 'string') throw signInAgain('The stored sign-in has an unknown format.');
+    if (file.binding !== this.binding) {
+      throw signInAgain('The stored sign-in belongs to another client ID, tenant or cloud.');
+    }
+    try {
+      const key = await this.key(Buffer.from(file.salt, 'base64'));
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(file.iv, 'base64'));
+      decipher.setAAD(Buffer.from(this.binding, 'utf8'));
+      decipher.setAuthTag(Buffer.from(file.tag, 'base64'));
+      return Buffer.concat([decipher.update(Buffer.from(file.data, 'base64')), decipher.final()]).toString('utf8');
+    } catch {
+      throw signInAgain('The stored sign-in could not be decrypted (the credential secret changed?).');
+    }
+  }
+}
+
+function signInAgain(message: string): M365MailError {
+  return new M365MailError(message, {
+    kind: 'sign-in-required', retryable: false,
+    fix: 'Sign in again in the account settings (device code or browser sign-in).',
+  });
+}
+
+/** Writes a file atomically with owner-only permissions. */
+async function writeFileAtomic(filePath: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(filePath), { recursive: true });
+  const tmp = `${filePath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fs.writeFile(tmp, content, { mode: 0o600 });
+    await fs.rename(tmp, filePath);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * The MSAL cache plugin. MSAL calls beforeCacheAccess before it reads the cache and
+ * afterCacheAccess after; we load the file once (and again if someone else rewrote it) and write
+ * only when MSAL changed something.
+ */
+export class EncryptedFileCachePlugin implements ICachePlugin {
+  private readonly cipher: CacheCipher;
+  /** Serialized form last loaded or written by us; avoids rewriting and re-reading unchanged state. */
+  private lastSerialized?: string;
+  private lastFileBlob?: string;
+  /** Why the file could not be used, when it couldn't; the provider shows this when no account is found. */
+  loadProblem?: M365MailError;
+
+  constructor(private readonly options: EncryptedCacheOptions) {
+    this.cipher = new CacheCipher(options.secret, bindingId(options.binding));
+  }
+
+  get filePath(): string {
+    return this.options.filePath;
+  }
+
+  async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
+    let blob: string;
+    try {
+      blob = await fs.readFile(this.options.filePath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.report(new M365MailError('The stored sign-in could not be read.', {
+          kind: 'storage', cause: err, fix: 'Check the permissions of the Node-RED user directory.',
+        }));
+      }
+      return;
+    }
+    if (blob === this.lastFileBlob) return; // our own last write or read: memory is current
+    try {
+      const plain = await this.cipher.decrypt(blob);
+      context.tokenCache.deserialize(plain);
+      this.lastFileBlob = blob;
+      this.lastSerialized = plain;
+      this.loadProblem = undefined;
+    } catch (err) {
+      this.lastFileBlob = blob;
+      this.report(err instanceof M365MailError ? err : signInAgain('The stored sign-in could not be loaded.'));
+    }
+  }
+
+  async afterCacheAccess(context: TokenCacheContext): Promise<void> {
+    if (!context.cacheHasChanged) return;
+    const plain = context.tokenCache.serialize();
+    if (plain === this.lastSerialized) return;
+    const blob = await this.cipher.encrypt(plain);
+    await writeFileAtomic(this.options.filePath, blob);
+    this.lastSerialized = plain;
+    this.lastFileBlob = blob;
+    this.loadProblem = undefined;
+  }
+
+  /** Deletes the file (sign-out). */
+  async clear(): Promise<void> {
+    await fs.rm(this.options.filePath, { force: true });
+    this.lastFileBlob = undefined;
+    this.lastSerialized = undefined;
+  }
+
+  private report(problem: M365MailError): void {
+    this.loadProblem = problem;
+    this.options.onProblem?.(problem);
+  }
+}
+
+/** Creates the encrypted file cache plugin for a delegated account. */
+export function createEncryptedCachePlugin(options: EncryptedCacheOptions): EncryptedFileCachePlugin {
+  if (!options.secret) {
+    throw new M365MailError('No secret to encrypt the stored sign-in with.', {
+      kind: 'config', fix: 'Set credentialSecret in Node-RED\'s settings.js (or let Node-RED generate one) and restart.',
+    });
+  }
+  return new EncryptedFileCachePlugin(options);
+}

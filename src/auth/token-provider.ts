@@ -1,0 +1,490 @@
+/**
+ * One token source per `m365-account`: picks the MSAL client for the auth type, runs the sign-in
+ * flows of the delegated types, keeps the delegated sign-in across restarts (encrypted cache file)
+ * and hands out access tokens — reused until shortly before they expire, one request in flight at
+ * a time however many mail connections ask.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  ConfidentialClientApplication,
+  CryptoProvider,
+  LogLevel,
+  PublicClientApplication,
+  type AccountInfo,
+  type AuthenticationResult,
+  type Configuration,
+  type DeviceCodeRequest,
+  type INetworkModule,
+} from '@azure/msal-node';
+import { isAppOnly, normalizeThumbprint, validateAccountConfig, type AccountConfig, type AuthType } from './account-config';
+import { resolveEndpoints, type ResolvedEndpoints } from './clouds';
+import { errorFromMsal, type DiagnoseContext } from './diagnose';
+import { M365MailError } from './errors';
+import { createNetworkClient, type HttpExchange } from './network-client';
+import { scopesFor } from './scopes';
+import { createEncryptedCachePlugin, type EncryptedFileCachePlugin } from './token-cache';
+import type { AccessTokenSource, MailProtocol } from './token-source';
+
+/** The logger the node passes in (node.debug/log/warn/error, or console in tests). */
+export interface AuthLogger {
+  debug?(message: string): void;
+  info?(message: string): void;
+  warn?(message: string): void;
+  error?(message: string): void;
+}
+
+export interface TokenProviderDeps {
+  logger?: AuthLogger;
+  /** File for the encrypted delegated sign-in (e.g. <userDir>/m365-mail/<node id>.cache). Without it, delegated sign-ins live in memory only. */
+  cacheFile?: string;
+  /** Secret the cache key is derived from (Node-RED's credentialSecret). Required with cacheFile. */
+  cacheSecret?: string;
+  /** Extra trusted CA certificates (PEM) for the identity server. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Per-request timeout for identity server calls (ms). */
+  timeoutMs?: number;
+  /** Environment for HTTPS_PROXY/NO_PROXY (defaults to process.env). */
+  env?: Record<string, string | undefined>;
+  /** Replaces the network module (tests). */
+  networkClient?: INetworkModule;
+  /** Clock in ms (tests). */
+  now?: () => number;
+  /** Renew this long before expiry at most (default 5 min). */
+  renewBeforeExpiryMs?: number;
+  /** For short-lived tokens, renew when this fraction of the lifetime is left (default 0.25). */
+  renewAtLifetimeFraction?: number;
+  /** A forced refresh within this time after the last token was obtained reuses that token (default 5 s). */
+  forceRefreshDebounceMs?: number;
+  /** MSAL log level forwarded to the logger (default Warning). PII logging is always off. */
+  msalLogLevel?: LogLevel;
+}
+
+export interface SignedInAccount {
+  username: string;
+  tenantId: string;
+  homeAccountId: string;
+}
+
+export interface DeviceCodeSession {
+  userCode: string;
+  verificationUri: string;
+  /** Microsoft's instruction text, to show as is. */
+  message: string;
+  expiresAt: Date;
+  /** Settles when the user finished (or the code expired / was cancelled). Never rejects unhandled. */
+  completion: Promise<SignedInAccount>;
+  cancel(): void;
+}
+
+export interface AuthCodeStart {
+  url: string;
+  state: string;
+}
+
+/** The query of the redirect back from the sign-in page. */
+export interface AuthCodeResponse {
+  code?: string;
+  state?: string;
+  error?: string;
+  error_description?: string;
+}
+
+export interface M365TokenProvider extends AccessTokenSource {
+  readonly authType: AuthType;
+  readonly endpoints: ResolvedEndpoints;
+  /** Delegated: starts device code sign-in; resolves as soon as the code is there. */
+  startDeviceCode(): Promise<DeviceCodeSession>;
+  /** Delegated: the sign-in URL (PKCE + state) for a browser redirect to `redirectUri`. */
+  startAuthCode(redirectUri: string): Promise<AuthCodeStart>;
+  /** Delegated: finishes the browser sign-in with the redirect's query; checks state and PKCE. */
+  completeAuthCode(query: AuthCodeResponse): Promise<SignedInAccount>;
+  /** The signed-in user of a delegated account, if any (restored from the cache file after a restart). */
+  getAccount(): Promise<SignedInAccount | undefined>;
+  /** Forgets the delegated sign-in: MSAL cache, memory and the cache file. */
+  signOut(): Promise<void>;
+  /** Cancels a pending device code sign-in and drops cached tokens. */
+  dispose(): void;
+}
+
+interface CachedToken {
+  accessToken: string;
+  obtainedAt: number;
+  /** Issued by the identity server for us (not restored from MSAL's cache). */
+  issuedFresh: boolean;
+  renewAt: number;
+  expiresAt: number;
+}
+
+interface PendingAuthCode {
+  verifier: string;
+  redirectUri: string;
+  createdAt: number;
+}
+
+const DEFAULT_RENEW_BEFORE_MS = 5 * 60_000;
+const AUTH_CODE_TTL_MS = 10 * 60_000;
+const MAX_PENDING_AUTH_CODES = 10;
+
+function toAccount(info: AccountInfo): SignedInAccount {
+  return { username: info.username, tenantId: info.tenantId, homeAccountId: info.homeAccountId };
+}
+
+function stateMismatch(): M365MailError {
+  return new M365MailError('The sign-in response does not belong to a sign-in started here (state mismatch).', {
+    kind: 'bad-request', code: 'state_mismatch',
+    fix: 'Start the sign-in again from the account settings and finish it in the same browser within 10 minutes.',
+  });
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+class TokenProvider implements M365TokenProvider {
+  readonly authType: AuthType;
+  readonly endpoints: ResolvedEndpoints;
+  private readonly scopes: string[];
+  private readonly now: () => number;
+  private readonly logger: AuthLogger;
+  private readonly cachePlugin?: EncryptedFileCachePlugin;
+  private readonly confidential?: ConfidentialClientApplication;
+  private readonly publicClient?: PublicClientApplication;
+
+  private cached?: CachedToken;
+  private inFlight?: Promise<CachedToken>;
+  private lastHttp?: HttpExchange;
+  private lastTransportError?: Error;
+  private readonly pendingAuthCodes = new Map<string, PendingAuthCode>();
+  private deviceCodeRequest?: DeviceCodeRequest;
+  private disposed = false;
+
+  constructor(private readonly config: AccountConfig, private readonly deps: TokenProviderDeps) {
+    this.authType = config.authType ?? 'client-secret';
+    this.endpoints = resolveEndpoints(config);
+    this.scopes = scopesFor(this.authType, this.endpoints);
+    this.now = deps.now ?? Date.now;
+    this.logger = deps.logger ?? {};
+
+    const networkClient = deps.networkClient ?? createNetworkClient({
+      proxy: config.proxy,
+      env: deps.env,
+      ca: deps.ca,
+      timeoutMs: deps.timeoutMs,
+      onResponse: (exchange) => { this.lastHttp = exchange; },
+      onTransportError: (error) => { this.lastTransportError = error; },
+    });
+
+    const authorityHostPort = new URL(this.endpoints.authorityHost).host;
+    const msalConfig: Configuration = {
+      auth: {
+        clientId: config.clientId.trim(),
+        authority: this.endpoints.authority,
+        // Listing the host makes MSAL trust it without instance discovery, so it never calls
+        // login.microsoftonline.com for a national or custom cloud.
+        knownAuthorities: [authorityHostPort],
+      },
+      system: {
+        networkClient,
+        loggerOptions: {
+          piiLoggingEnabled: false,
+          logLevel: deps.msalLogLevel ?? LogLevel.Warning,
+          loggerCallback: (level, message, containsPii) => this.forwardMsalLog(level, message, containsPii),
+        },
+      },
+    };
+
+    if (isAppOnly(this.authType)) {
+      if (this.authType === 'client-certificate') {
+        const thumbprint = normalizeThumbprint(config.certificateThumbprint);
+        const privateKey = config.credentials?.privateKey ?? '';
+        msalConfig.auth.clientCertificate = thumbprint?.algorithm === 'sha1'
+          ? { thumbprint: thumbprint.hex, privateKey }
+          : { thumbprintSha256: thumbprint?.hex ?? '', privateKey };
+      } else {
+        msalConfig.auth.clientSecret = config.credentials?.clientSecret ?? '';
+      }
+      this.confidential = new ConfidentialClientApplication(msalConfig);
+    } else {
+      if (deps.cacheFile) {
+        this.cachePlugin = createEncryptedCachePlugin({
+          filePath: deps.cacheFile,
+          secret: deps.cacheSecret ?? '',
+          binding: { clientId: config.clientId, tenant: config.tenant, authorityHost: this.endpoints.authorityHost },
+          onProblem: (problem) => this.logger.warn?.(problem.toString()),
+        });
+        msalConfig.cache = { cachePlugin: this.cachePlugin };
+      }
+      this.publicClient = new PublicClientApplication(msalConfig);
+    }
+  }
+
+  private forwardMsalLog(level: LogLevel, message: string, containsPii: boolean): void {
+    if (containsPii) return; // belt and braces: PII logging is off anyway
+    const line = `MSAL: ${message}`;
+    if (level === LogLevel.Error) this.logger.error?.(line);
+    else if (level === LogLevel.Warning) this.logger.warn?.(line);
+    else if (level === LogLevel.Info) this.logger.info?.(line);
+    else this.logger.debug?.(line);
+  }
+
+  private diagnoseContext(): DiagnoseContext {
+    return {
+      clientId: this.config.clientId,
+      tenant: this.config.tenant,
+      httpStatus: this.lastHttp?.status,
+      retryAfterMs: this.lastHttp?.retryAfterMs,
+      transportError: this.lastTransportError,
+      serverError: this.lastHttp?.oauthError,
+      appOnly: isAppOnly(this.authType),
+    };
+  }
+
+  private mapError(err: unknown): M365MailError {
+    return errorFromMsal(err, this.diagnoseContext());
+  }
+
+  private resetExchangeState(): void {
+    this.lastHttp = undefined;
+    this.lastTransportError = undefined;
+  }
+
+  private remember(result: AuthenticationResult | null): CachedToken {
+    if (!result?.accessToken) {
+      throw new M365MailError('The identity server returned no access token.', {
+        kind: 'identity-server-error', retryable: true, fix: 'Try again later.',
+      });
+    }
+    const obtainedAt = this.now();
+    // MSAL measures expiry with the real clock; carry the remaining lifetime over to ours.
+    const lifetime = Math.max(0, (result.expiresOn?.getTime() ?? Date.now()) - Date.now());
+    const margin = Math.min(this.deps.renewBeforeExpiryMs ?? DEFAULT_RENEW_BEFORE_MS, lifetime * (this.deps.renewAtLifetimeFraction ?? 0.25));
+    const token: CachedToken = {
+      accessToken: result.accessToken,
+      obtainedAt,
+      issuedFresh: !result.fromCache,
+      expiresAt: obtainedAt + lifetime,
+      renewAt: obtainedAt + lifetime - margin,
+    };
+    this.cached = token;
+    return token;
+  }
+
+  /** One token serves both protocols: the scopes of IMAP and POP are requested together (same resource). */
+  async getAccessToken(_protocol: MailProtocol, options: { forceRefresh?: boolean } = {}): Promise<string> {
+    if (this.disposed) {
+      throw new M365MailError('The account was closed.', { kind: 'config', fix: 'Redeploy the flow.' });
+    }
+    const now = this.now();
+    const cached = this.cached;
+    if (cached) {
+      const fresh = now < cached.renewAt;
+      // Several connections refused the same expired token at once: one renewal serves them all.
+      const justRenewed = cached.issuedFresh && now - cached.obtainedAt < (this.deps.forceRefreshDebounceMs ?? 5_000);
+      if (fresh && (!options.forceRefresh || justRenewed)) return cached.accessToken;
+    }
+    if (!this.inFlight) {
+      const force = options.forceRefresh === true;
+      this.inFlight = this.acquire(force).finally(() => { this.inFlight = undefined; });
+    }
+    return (await this.inFlight).accessToken;
+  }
+
+  private async acquire(forceRefresh: boolean): Promise<CachedToken> {
+    this.resetExchangeState();
+    if (this.confidential) {
+      try {
+        const result = await this.confidential.acquireTokenByClientCredential({ scopes: this.scopes, skipCache: forceRefresh });
+        return this.remember(result);
+      } catch (err) {
+        throw this.mapError(err);
+      }
+    }
+    const account = await this.currentAccountInfo();
+    if (!account) throw this.noAccountError();
+    try {
+      const result = await this.requirePublic().acquireTokenSilent({ account, scopes: this.scopes, forceRefresh });
+      return this.remember(result);
+    } catch (err) {
+      throw this.mapError(err);
+    }
+  }
+
+  private noAccountError(): M365MailError {
+    const problem = this.cachePlugin?.loadProblem;
+    if (problem) return problem;
+    return new M365MailError('No user is signed in for this account.', {
+      kind: 'sign-in-required',
+      fix: 'Open the account settings and sign in (device code or browser sign-in).',
+    });
+  }
+
+  private requirePublic(): PublicClientApplication {
+    if (!this.publicClient) {
+      throw new M365MailError(`Interactive sign-in is not available for ${this.authType}.`, {
+        kind: 'config', fix: 'Choose the device-code or auth-code authentication type for a signed-in user.',
+      });
+    }
+    return this.publicClient;
+  }
+
+  private async currentAccountInfo(): Promise<AccountInfo | undefined> {
+    if (!this.publicClient) return undefined;
+    const accounts = await this.publicClient.getTokenCache().getAllAccounts();
+    return accounts[0];
+  }
+
+  /** After a sign-in, keep only the new account: one config node = one mailbox identity. */
+  private async keepOnly(account: AccountInfo): Promise<void> {
+    const cache = this.requirePublic().getTokenCache();
+    for (const other of await cache.getAllAccounts()) {
+      if (other.homeAccountId !== account.homeAccountId) await cache.removeAccount(other);
+    }
+  }
+
+  private async finishSignIn(result: AuthenticationResult | null): Promise<SignedInAccount> {
+    if (!result?.account) {
+      throw new M365MailError('The sign-in returned no account.', { kind: 'identity-server-error', retryable: true, fix: 'Sign in again.' });
+    }
+    this.remember(result);
+    await this.keepOnly(result.account);
+    this.logger.info?.(`Signed in as ${result.account.username}`);
+    return toAccount(result.account);
+  }
+
+  async startDeviceCode(): Promise<DeviceCodeSession> {
+    const client = this.requirePublic();
+    this.cancelDeviceCode();
+    this.resetExchangeState();
+    return new Promise<DeviceCodeSession>((resolve, reject) => {
+      let announced = false;
+      const request: DeviceCodeRequest = {
+        scopes: this.scopes,
+        deviceCodeCallback: (response) => {
+          announced = true;
+          resolve({
+            userCode: response.userCode,
+            verificationUri: response.verificationUri,
+            message: response.message,
+            expiresAt: new Date(this.now() + response.expiresIn * 1000),
+            completion,
+            cancel: () => { request.cancel = true; },
+          });
+        },
+      };
+      this.deviceCodeRequest = request;
+      const completion = client.acquireTokenByDeviceCode(request)
+        .then((result) => this.finishSignIn(result))
+        .catch((err: unknown) => { throw this.mapError(err); })
+        .finally(() => { if (this.deviceCodeRequest === request) this.deviceCodeRequest = undefined; });
+      // Handled here, so a caller that never awaits completion (editor closed) can't crash Node;
+      // a failure before the code was announced rejects startDeviceCode itself.
+      completion.catch((err: unknown) => { if (!announced) reject(err); });
+    });
+  }
+
+  private cancelDeviceCode(): void {
+    if (this.deviceCodeRequest) this.deviceCodeRequest.cancel = true;
+    this.deviceCodeRequest = undefined;
+  }
+
+  async startAuthCode(redirectUri: string): Promise<AuthCodeStart> {
+    const client = this.requirePublic();
+    const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
+    const state = randomBytes(24).toString('base64url');
+    this.prunePendingAuthCodes();
+    this.pendingAuthCodes.set(state, { verifier, redirectUri, createdAt: this.now() });
+    this.resetExchangeState();
+    try {
+      const url = await client.getAuthCodeUrl({
+        scopes: this.scopes,
+        redirectUri,
+        codeChallenge: challenge,
+        codeChallengeMethod: 'S256',
+        state,
+        prompt: 'select_account',
+      });
+      return { url, state };
+    } catch (err) {
+      this.pendingAuthCodes.delete(state);
+      throw this.mapError(err);
+    }
+  }
+
+  private prunePendingAuthCodes(): void {
+    const now = this.now();
+    for (const [state, pending] of this.pendingAuthCodes) {
+      if (now - pending.createdAt > AUTH_CODE_TTL_MS) this.pendingAuthCodes.delete(state);
+    }
+    while (this.pendingAuthCodes.size >= MAX_PENDING_AUTH_CODES) {
+      const oldest = this.pendingAuthCodes.keys().next().value;
+      if (oldest === undefined) break;
+      this.pendingAuthCodes.delete(oldest);
+    }
+  }
+
+  async completeAuthCode(query: AuthCodeResponse): Promise<SignedInAccount> {
+    const client = this.requirePublic();
+    this.prunePendingAuthCodes();
+    const entry = [...this.pendingAuthCodes.entries()].find(([state]) => query.state !== undefined && safeEqual(state, query.state));
+    if (!entry) throw stateMismatch();
+    const [state, pending] = entry;
+    this.pendingAuthCodes.delete(state);
+    if (query.error) {
+      throw this.mapError({ errorCode: query.error, errorMessage: query.error_description ?? '' });
+    }
+    if (!query.code) {
+      throw new M365MailError('The sign-in response contains no authorization code.', {
+        kind: 'bad-request', fix: 'Start the sign-in again.',
+      });
+    }
+    this.resetExchangeState();
+    try {
+      const result = await client.acquireTokenByCode(
+        { code: query.code, scopes: this.scopes, redirectUri: pending.redirectUri, codeVerifier: pending.verifier, state },
+        { code: query.code, state: query.state },
+      );
+      return await this.finishSignIn(result);
+    } catch (err) {
+      throw this.mapError(err);
+    }
+  }
+
+  async getAccount(): Promise<SignedInAccount | undefined> {
+    const info = await this.currentAccountInfo();
+    return info ? toAccount(info) : undefined;
+  }
+
+  async signOut(): Promise<void> {
+    this.cancelDeviceCode();
+    this.cached = undefined;
+    if (this.publicClient) {
+      const cache = this.publicClient.getTokenCache();
+      for (const account of await cache.getAllAccounts()) await cache.removeAccount(account);
+    }
+    await this.cachePlugin?.clear();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.cancelDeviceCode();
+    this.cached = undefined;
+    this.pendingAuthCodes.clear();
+  }
+}
+
+/**
+ * Creates the token source of one `m365-account`. Throws the first configuration problem (kind
+ * 'config') up front; everything else surfaces as M365MailError from getAccessToken / sign-in calls.
+ */
+export function createTokenProvider(config: AccountConfig, deps: TokenProviderDeps = {}): M365TokenProvider {
+  const problems = validateAccountConfig(config);
+  if (problems.length > 0) throw problems[0];
+  if (!isAppOnly(config.authType) && deps.cacheFile && !deps.cacheSecret) {
+    throw new M365MailError('No secret to encrypt the stored sign-in with.', {
+      kind: 'config', fix: 'Set credentialSecret in Node-RED\'s settings.js (or let Node-RED generate one) and restart.',
+    });
+  }
+  return new TokenProvider(config, deps);
+}

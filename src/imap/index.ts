@@ -1,0 +1,12 @@
+/** Mailbox watching over IMAP (m365-imap-in), without Node-RED. */
+export { MailboxWatcher } from './watcher';
+export type {
+  MailboxWatcherOptions, MailboxWatcherCallbacks, MailMeta, MailSource, WatchMode, WatcherState, WatcherStatus, WatcherWarning,
+} from './watcher';
+export type { Checkpoint, CheckpointStore, Criteria } from './checkpoint-policy';
+export { parseCustomCriteria } from './checkpoint-policy';
+export type { Disposition } from './dispositions';
+export { listFolders, type FolderInfo } from './folders';
+export type { ImapConnectionOptions, ImapClientFactory } from './connection';
+export type { WatcherLogger } from './logger';
+export { toImapError } from './errors';

@@ -1,0 +1,4 @@
+/** POP3 client for Exchange Online and other XOAUTH2 servers; see client.ts for the lifecycle. */
+export { MAX_COMMAND_LINE_BYTES, Pop3Client } from './client';
+export type { MailboxStat, Pop3Capabilities, Pop3ClientEvents, Pop3ClientOptions, Pop3Logger, Pop3SocketFactory, Pop3TlsMode } from './client';
+export { classifyPop3Error } from './errors';

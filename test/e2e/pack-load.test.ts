@@ -1,0 +1,77 @@
+/**
+ * The package as users get it: `npm pack`, installed into a fresh Node-RED user directory, loads all
+ * three node types with no error or warning in a real Node-RED process (run once per supported
+ * runtime: Node-RED 4 on Node 20, Node-RED 5 on Node 24 — see scripts/test.mjs).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { nodeRedLauncherPath, nodeRedVersion } from '../support/node-red-package';
+import { startNodeRed, type NodeRedProcess } from '../support/node-red-process';
+
+const root = path.resolve(__dirname, '../..');
+
+// Node-RED prints these about its own set-up (no projects, an empty flow without credentials)
+// whatever nodes are installed; everything else at warn or error level fails the test.
+const NODE_RED_OWN_NOTICES = ['Projects disabled : set editorTheme.projects.enabled=true to enable', 'Encrypted credentials not found'];
+
+interface NodeSetInfo {
+  module: string;
+  types: string[];
+  enabled: boolean;
+  err?: string;
+}
+
+describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${process.version}`, function () {
+  this.timeout(180000);
+  let workDir: string;
+  let nodeRed: NodeRedProcess | undefined;
+
+  before(function () {
+    workDir = mkdtempSync(path.join(os.tmpdir(), 'm365-pack-'));
+    // The test runner has built nodes/ already; skip the prepare script's second build.
+    execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', workDir, '--loglevel=error'], { cwd: root, stdio: 'ignore' });
+    const tarball = readdirSync(workDir).find((f) => f.endsWith('.tgz'));
+    assert.ok(tarball, 'npm pack produced a tarball');
+    const userDir = path.join(workDir, 'userDir');
+    execFileSync('npm', ['install', '--prefix', userDir, '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', path.join(workDir, tarball)], { stdio: 'ignore' });
+  });
+
+  after(async function () {
+    await nodeRed?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('loads all three node types with no error or warning in the log', async function () {
+    nodeRed = await startNodeRed({
+      userDir: path.join(workDir, 'userDir'),
+      launcher: nodeRedLauncherPath(),
+      flows: [],
+    });
+    await nodeRed.waitForLog(/Started flows/);
+    const response = await fetch(`${nodeRed.url}/nodes`, { headers: { Accept: 'application/json' } });
+    assert.equal(response.status, 200);
+    const sets = (await response.json()) as NodeSetInfo[];
+    const ours = sets.filter((s) => s.module === '@m365-mail/node-red-m365-mail');
+    assert.deepEqual(ours.flatMap((s) => s.types).sort(), ['m365-account', 'm365-imap-in', 'm365-pop3-in']);
+    for (const set of ours) {
+      assert.equal(set.err, undefined, `${set.types.join(',')} loaded without error`);
+      assert.ok(set.enabled, `${set.types.join(",")} enabled: ${JSON.stringify(set)}`);
+    }
+    const problems = nodeRed.log().split('\n')
+      .filter((line) => /\[(error|warn)\]/.test(line))
+      .filter((line) => !NODE_RED_OWN_NOTICES.some((notice) => line.includes(notice)));
+    assert.deepEqual(problems, [], 'no [error] or [warn] lines in the Node-RED log');
+    // The editor gets our HTML (form + help) and the icons.
+    const html = await (await fetch(`${nodeRed.url}/nodes`, { headers: { Accept: 'text/html' } })).text();
+    for (const type of ['m365-account', 'm365-imap-in', 'm365-pop3-in']) {
+      assert.ok(html.includes(`data-template-name="${type}"`), `${type} form template served`);
+      assert.ok(html.includes(`data-help-name="${type}"`), `${type} help served`);
+    }
+    const icon = await fetch(`${nodeRed.url}/icons/@m365-mail/node-red-m365-mail/m365-mail.svg`);
+    assert.equal(icon.status, 200);
+    assert.match(String(icon.headers.get('content-type')), /svg/);
+  });
+});

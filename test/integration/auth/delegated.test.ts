@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { APPS, CONTOSO, USERS, USER_PASSWORD } from '../../env/identity/directory';
+import type { IdentityServer } from '../../env/identity/server';
+import { M365MailError } from '../../../src/auth/errors';
+import { explainAccessToken } from '../../../src/auth/token-explainer';
+import { createTokenProvider, type M365TokenProvider, type TokenProviderDeps } from '../../../src/auth/token-provider';
+import type { AuthType } from '../../../src/auth/account-config';
+import { customAccount, signInInBrowser, startTestIdentityServer } from './helpers';
+
+const REDIRECT_URI = 'http://127.0.0.1:1880/m365-mail/auth/callback';
+const CACHE_SECRET = 'node-red-credential-secret';
+
+async function rejection(promise: Promise<unknown>): Promise<M365MailError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof M365MailError, `expected M365MailError, got ${String(err)}`);
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('auth integration: delegated sign-in (real MSAL)', function () {
+  this.timeout(20_000);
+  let server: IdentityServer;
+  let dir: string;
+  const providers: M365TokenProvider[] = [];
+
+  function delegated(authType: AuthType, deps: TokenProviderDeps = {}, tenant = 'organizations'): M365TokenProvider {
+    const provider = createTokenProvider(customAccount(server, { tenant, clientId: APPS.publicApp.clientId, authType }), deps);
+    providers.push(provider);
+    return provider;
+  }
+
+  async function deviceCodeSignIn(provider: M365TokenProvider, upn: string = USERS.alice) {
+    const session = await provider.startDeviceCode();
+    server.approveDeviceCode(session.userCode, upn);
+    return session.completion;
+  }
+
+  before(async () => { server = await startTestIdentityServer({ deviceCodeIntervalSec: 1 }); });
+  after(async () => { await server.close(); });
+  beforeEach(() => {
+    server.stats.reset();
+    dir = mkdtempSync(path.join(tmpdir(), 'm365-delegated-'));
+  });
+  afterEach(() => {
+    for (const p of providers.splice(0)) p.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs in with device code end to end and then hands out the delegated token without a new request', async () => {
+    const provider = delegated('device-code');
+    const session = await provider.startDeviceCode();
+    assert.match(session.userCode, /\w{6,}/);
+    assert.match(session.verificationUri, /devicelogin/);
+    assert.ok(session.message.includes(session.userCode));
+    assert.ok(session.expiresAt.getTime() > Date.now());
+    server.approveDeviceCode(session.userCode, USERS.alice);
+    const account = await session.completion;
+    assert.equal(account.username, USERS.alice);
+    assert.equal(account.tenantId, CONTOSO.tenantId);
+    assert.deepEqual(await provider.getAccount(), account);
+
+    const before = server.stats.tokenRequests;
+    const explained = explainAccessToken(await provider.getAccessToken('imap'), { kind: 'delegated', protocol: 'imap' });
+    assert.deepEqual(explained.problems, []);
+    assert.equal(explained.upn, USERS.alice);
+    assert.equal(explained.audience, 'https://outlook.office.com');
+    assert.equal(server.stats.tokenRequests, before);
+  });
+
+  it('reports a declined device code sign-in as sign-in-declined', async () => {
+    const provider = delegated('device-code');
+    const session = await provider.startDeviceCode();
+    server.declineDeviceCode(session.userCode);
+    const err = await rejection(session.completion);
+    assert.equal(err.kind, 'sign-in-declined');
+  });
+
+  it('refuses device code for an app without public client flows, naming the setting', async () => {
+    const provider = createTokenProvider(customAccount(server, { tenant: CONTOSO.tenantId, clientId: APPS.publicDisabled.clientId, authType: 'device-code' }));
+    providers.push(provider);
+    const err = await rejection(deviceCodeSignIn(provider));
+    assert.equal(err.kind, 'public-client-disabled');
+    assert.match(err.fix, /Allow public client flows/);
+  });
+
+  it('signs in with auth code + PKCE and refuses a response whose state does not match', async () => {
+    const provider = delegated('auth-code');
+    const start = await provider.startAuthCode(REDIRECT_URI);
+    const authUrl = new URL(start.url);
+    assert.equal(authUrl.searchParams.get('state'), start.state);
+    assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
+    assert.ok(authUrl.searchParams.get('code_challenge'));
+    assert.doesNotMatch(authUrl.searchParams.get('scope') ?? '', /User\.Read|graph/i);
+
+    const query = await signInInBrowser(start.url, USERS.alice, USER_PASSWORD);
+    const forged = await rejection(provider.completeAuthCode({ code: query.get('code') ?? '', state: 'forged-state' }));
+    assert.equal(forged.code, 'state_mismatch');
+    assert.equal(server.stats.tokenRequests, 0, 'a mismatched state never reaches the token endpoint');
+
+    const account = await provider.completeAuthCode({ code: query.get('code') ?? '', state: query.get('state') ?? '' });
+    assert.equal(account.username, USERS.alice);
+    const explained = explainAccessToken(await provider.getAccessToken('pop3'), { kind: 'delegated', protocol: 'pop3' });
+    assert.deepEqual(explained.problems, []);
+
+    const replay = await rejection(provider.completeAuthCode({ code: query.get('code') ?? '', state: query.get('state') ?? '' }));
+    assert.equal(replay.code, 'state_mismatch', 'a state is good for one sign-in only');
+  });
+
+  it('maps an error redirect (user cancelled) to sign-in-declined', async () => {
+    const provider = delegated('auth-code');
+    const { state } = await provider.startAuthCode(REDIRECT_URI);
+    const err = await rejection(provider.completeAuthCode({ error: 'access_denied', error_description: 'AADSTS65004: User declined to consent.', state }));
+    assert.equal(err.kind, 'sign-in-declined');
+  });
+
+  it('restores the signed-in account from the encrypted cache file after a restart without a new sign-in', async () => {
+    const cacheFile = path.join(dir, 'account.cache');
+    const first = delegated('device-code', { cacheFile, cacheSecret: CACHE_SECRET });
+    await deviceCodeSignIn(first);
+    const firstToken = await first.getAccessToken('imap');
+    first.dispose();
+    const stored = readFileSync(cacheFile, 'utf8');
+    assert.ok(!stored.includes(firstToken), 'the access token is not stored in clear');
+    assert.doesNotMatch(stored, /refresh_token|RefreshToken|alice@contoso\.com/, 'nothing readable in the file');
+
+    server.stats.reset();
+    const restarted = delegated('device-code', { cacheFile, cacheSecret: CACHE_SECRET });
+    assert.equal((await restarted.getAccount())?.username, USERS.alice);
+    const token = await restarted.getAccessToken('imap');
+    assert.equal(explainAccessToken(token).upn, USERS.alice);
+    assert.equal(server.stats.deviceCodeRequests, 0);
+
+    const refreshed = await restarted.getAccessToken('imap', { forceRefresh: true });
+    assert.equal(explainAccessToken(refreshed).upn, USERS.alice);
+    assert.equal(server.stats.byGrant.refresh_token, 1, 'the restored refresh token works');
+  });
+
+  it('does not use a stored sign-in for another client ID or with another secret, and signOut clears it', async () => {
+    const cacheFile = path.join(dir, 'account.cache');
+    const first = delegated('device-code', { cacheFile, cacheSecret: CACHE_SECRET });
+    await deviceCodeSignIn(first);
+
+    const otherSecret = delegated('device-code', { cacheFile, cacheSecret: 'another secret' });
+    assert.equal(await otherSecret.getAccount(), undefined);
+    assert.equal((await rejection(otherSecret.getAccessToken('imap'))).kind, 'sign-in-required');
+
+    const otherTenant = delegated('device-code', { cacheFile, cacheSecret: CACHE_SECRET }, CONTOSO.tenantId);
+    assert.equal(await otherTenant.getAccount(), undefined);
+
+    await first.signOut();
+    assert.equal(await first.getAccount(), undefined);
+    assert.equal((await rejection(first.getAccessToken('imap'))).kind, 'sign-in-required');
+    const afterSignOut = delegated('device-code', { cacheFile, cacheSecret: CACHE_SECRET });
+    assert.equal(await afterSignOut.getAccount(), undefined);
+  });
+});

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { CLOUDS, resolveEndpoints } from '../../../src/auth/clouds';
+
+describe('auth/clouds', () => {
+  it('resolves the global cloud with outlook.office.com delegated scopes and outlook.office365.com app-only', () => {
+    const e = resolveEndpoints({ cloud: 'global', tenant: 'contoso.onmicrosoft.com' });
+    assert.equal(e.authorityHost, 'https://login.microsoftonline.com');
+    assert.equal(e.authority, 'https://login.microsoftonline.com/contoso.onmicrosoft.com');
+    assert.deepEqual(e.imap, { host: 'outlook.office365.com', port: 993 });
+    assert.deepEqual(e.pop3, { host: 'outlook.office365.com', port: 995 });
+    assert.deepEqual(e.delegatedScopes(['imap', 'pop3']), [
+      'https://outlook.office.com/IMAP.AccessAsUser.All',
+      'https://outlook.office.com/POP.AccessAsUser.All',
+    ]);
+    assert.deepEqual(e.delegatedScopes(['pop3']), ['https://outlook.office.com/POP.AccessAsUser.All']);
+    assert.equal(e.appOnlyScope, 'https://outlook.office365.com/.default');
+  });
+
+  it('defaults to the global cloud when cloud is empty', () => {
+    assert.equal(resolveEndpoints({ tenant: 't' }).authorityHost, CLOUDS.global.authorityHost);
+  });
+
+  it('uses login.microsoftonline.us and outlook.office365.us for GCC High', () => {
+    const e = resolveEndpoints({ cloud: 'usgov', tenant: 'x' });
+    assert.equal(e.authorityHost, 'https://login.microsoftonline.us');
+    assert.equal(e.imap.host, 'outlook.office365.us');
+    assert.equal(e.pop3.host, 'outlook.office365.us');
+    assert.equal(e.appOnlyScope, 'https://outlook.office365.us/.default');
+    assert.equal(e.delegatedScopes(['imap'])[0], 'https://outlook.office365.us/IMAP.AccessAsUser.All');
+  });
+
+  it('uses outlook-dod.office365.us for DoD with the US Government authority', () => {
+    const e = resolveEndpoints({ cloud: 'usdod', tenant: 'x' });
+    assert.equal(e.authorityHost, 'https://login.microsoftonline.us');
+    assert.equal(e.imap.host, 'outlook-dod.office365.us');
+    assert.equal(e.appOnlyScope, 'https://outlook-dod.office365.us/.default');
+  });
+
+  it('uses login.partner.microsoftonline.cn and partner.outlook.cn for 21Vianet', () => {
+    const e = resolveEndpoints({ cloud: 'china', tenant: 'x' });
+    assert.equal(e.authorityHost, 'https://login.partner.microsoftonline.cn');
+    assert.equal(e.imap.host, 'partner.outlook.cn');
+    assert.equal(e.pop3.port, 995);
+    assert.equal(e.appOnlyScope, 'https://partner.outlook.cn/.default');
+  });
+
+  it('ignores host fields saved in the flow for a known cloud', () => {
+    const e = resolveEndpoints({ cloud: 'usgov', tenant: 'x', imapHost: 'outlook.office365.com', imapPort: 143 });
+    assert.deepEqual(e.imap, { host: 'outlook.office365.us', port: 993 });
+  });
+
+  it('takes authority host, mail hosts, ports and resource as given for a custom cloud', () => {
+    const e = resolveEndpoints({
+      cloud: 'custom', tenant: 'contoso.com', authorityHost: 'https://127.0.0.1:8443/',
+      imapHost: '127.0.0.1', imapPort: '1993', pop3Host: '127.0.0.2', pop3Port: 1995, resource: 'https://mail.test/',
+    });
+    assert.equal(e.authority, 'https://127.0.0.1:8443/contoso.com');
+    assert.deepEqual(e.imap, { host: '127.0.0.1', port: 1993 });
+    assert.deepEqual(e.pop3, { host: '127.0.0.2', port: 1995 });
+    assert.equal(e.appOnlyScope, 'https://mail.test/.default');
+    assert.deepEqual(e.delegatedScopes(), ['https://mail.test/IMAP.AccessAsUser.All', 'https://mail.test/POP.AccessAsUser.All']);
+  });
+
+  it('falls back to global endpoints for what a custom cloud leaves empty', () => {
+    const e = resolveEndpoints({ cloud: 'custom', tenant: 't', authorityHost: 'https://login.example' });
+    assert.equal(e.imap.host, 'outlook.office365.com');
+    assert.equal(e.appOnlyScope, 'https://outlook.office365.com/.default');
+  });
+});
