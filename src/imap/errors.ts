@@ -4,7 +4,7 @@
  */
 import { errorFromServerResponse, errorFromTransport } from '../auth/diagnose';
 import { ErrorKind, M365MailError, isM365MailError } from '../auth/errors';
-import { parseThrottleHint } from './backoff';
+import { parseThrottleHint } from '../util/backoff';
 import { redactSecrets } from './redact';
 
 /** The properties imapflow attaches to its errors that the mapping reads. */

@@ -10,7 +10,7 @@
 import type { Readable } from 'node:stream';
 import type { MailboxObject, SearchObject } from 'imapflow';
 import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
-import { Backoff, type BackoffOptions } from './backoff';
+import { Backoff, type BackoffOptions } from '../util/backoff';
 import {
   advanceCheckpoint, buildSearchQuery, compactUidSet, reconcileCheckpoint, selectBatch,
   type Checkpoint, type CheckpointStore, type Criteria,

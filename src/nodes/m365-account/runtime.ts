@@ -1,33 +1,48 @@
 import type { Node, NodeAPI } from 'node-red';
 import { validateAccountConfig, type AccountConfig, type AccountCredentials } from '../../auth/account-config';
 import type { M365MailError } from '../../auth/errors';
+import { createTokenProvider, type M365TokenProvider } from '../../auth/token-provider';
 import type { NodeProps } from '../shared/red';
+import { cacheSecret, tokenCacheFile } from '../shared/storage';
+import { registerAdminRoutes } from './admin-routes';
 
 export interface AccountNode extends Node<AccountCredentials> {
   accountConfig: AccountConfig;
   /** Configuration problems found at start; a reader node refuses to start while any exist. */
   problems: M365MailError[];
+  /** The one token source of this account, shared by every reader that uses it. */
+  tokenProvider(): M365TokenProvider;
 }
 
-/** Flow properties + credentials → the auth library's typed configuration. */
-function toAccountConfig(props: NodeProps, credentials: AccountCredentials | undefined): AccountConfig {
-  const text = (key: string): string => (props[key] === undefined || props[key] === null ? '' : String(props[key]).trim());
+const PROPERTY_NAMES = ['name', 'cloud', 'authorityHost', 'tenant', 'clientId', 'authType', 'certificateThumbprint',
+  'imapHost', 'imapPort', 'pop3Host', 'pop3Port', 'resource', 'proxy'] as const;
+
+/** Flow properties (or the editor's unsaved form) + credentials → the auth library's typed configuration. */
+export function toAccountConfig(props: Record<string, unknown>, credentials: AccountCredentials | undefined): AccountConfig {
+  const values: Record<string, string> = {};
+  for (const name of PROPERTY_NAMES) values[name] = props[name] === undefined || props[name] === null ? '' : String(props[name]).trim();
   return {
-    name: text('name'),
-    cloud: (text('cloud') || 'global') as AccountConfig['cloud'],
-    authorityHost: text('authorityHost'),
-    tenant: text('tenant'),
-    clientId: text('clientId'),
-    authType: (text('authType') || 'client-secret') as AccountConfig['authType'],
-    certificateThumbprint: text('certificateThumbprint'),
-    imapHost: text('imapHost'),
-    imapPort: text('imapPort'),
-    pop3Host: text('pop3Host'),
-    pop3Port: text('pop3Port'),
-    resource: text('resource'),
-    proxy: text('proxy'),
-    credentials: { clientSecret: credentials?.clientSecret, privateKey: credentials?.privateKey },
+    ...values,
+    cloud: (values.cloud || 'global') as AccountConfig['cloud'],
+    authType: (values.authType || 'client-secret') as AccountConfig['authType'],
+    tenant: values.tenant,
+    clientId: values.clientId,
+    credentials: { clientSecret: credentials?.clientSecret || undefined, privateKey: credentials?.privateKey || undefined },
   };
+}
+
+/** Creates the token provider of an account, with its encrypted sign-in file and Node-RED logging. */
+export function createAccountTokenProvider(RED: NodeAPI, accountId: string, config: AccountConfig, log: Pick<Node, 'debug' | 'warn' | 'error' | 'log'>): M365TokenProvider {
+  return createTokenProvider(config, {
+    cacheFile: tokenCacheFile(RED, accountId),
+    cacheSecret: cacheSecret(RED),
+    logger: {
+      debug: (m) => log.debug(m),
+      info: (m) => log.log(m),
+      warn: (m) => log.warn(m),
+      error: (m) => log.error(m),
+    },
+  });
 }
 
 export default function registerAccountNode(RED: NodeAPI): void {
@@ -36,12 +51,26 @@ export default function registerAccountNode(RED: NodeAPI): void {
     this.accountConfig = toAccountConfig(props, this.credentials);
     this.problems = validateAccountConfig(this.accountConfig);
     for (const problem of this.problems) this.error(problem.toString());
+
+    let provider: M365TokenProvider | undefined;
+    this.tokenProvider = () => {
+      // Created on first use, so an unused account makes no requests and a broken one fails where it is used.
+      provider ??= createAccountTokenProvider(RED, this.id, this.accountConfig, this);
+      return provider;
+    };
+    this.on('close', (removed: boolean, done: () => void) => {
+      provider?.dispose();
+      provider = undefined;
+      done();
+    });
   }
 
-  RED.nodes.registerType('m365-account', M365AccountNode, {
+  // The constructor adds fields to `this`, which registerType's Node type does not know about.
+  RED.nodes.registerType('m365-account', M365AccountNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
     credentials: {
       clientSecret: { type: 'password' },
       privateKey: { type: 'password' },
     },
   });
+  registerAdminRoutes(RED);
 }

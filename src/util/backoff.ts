@@ -1,7 +1,8 @@
 /**
- * Reconnect delays: exponential with "equal jitter" (half fixed, half random), so many watchers
- * that lost the same server do not all come back in the same second, and never faster than half
- * the nominal delay. A throttling hint from the server always wins over a shorter computed delay.
+ * Retry delays shared by the IMAP watcher and the POP3 poller: exponential with "equal jitter"
+ * (half fixed, half random), so many clients that lost the same server do not all come back in
+ * the same second, and never faster than half the nominal delay. A throttling hint from the
+ * server always wins over a shorter computed delay.
  */
 export interface BackoffOptions {
   /** First delay, in ms. */

@@ -1,0 +1,117 @@
+import type { AccountConfig } from '../auth/account-config';
+import { isAppOnly, validateAccountConfig } from '../auth/account-config';
+import { errorFromTransport } from '../auth/diagnose';
+import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
+import { explainAccessToken } from '../auth/token-explainer';
+import type { M365TokenProvider } from '../auth/token-provider';
+import { listFolders } from '../imap/folders';
+import { Pop3Client } from '../pop3/client';
+
+export type ConnectionTestStepName = 'config' | 'token' | 'explain' | 'imap' | 'pop3' | 'folders';
+
+/** One line of "Test connection": what was tried, and either what was found or how to fix it. */
+export interface ConnectionTestStep {
+  step: ConnectionTestStepName;
+  ok: boolean;
+  detail?: string;
+  fix?: string;
+  kind?: ErrorKind;
+}
+
+export interface ConnectionTestOptions {
+  config: AccountConfig;
+  /** Created by the caller for this config; undefined when the config is invalid. */
+  provider: M365TokenProvider | undefined;
+  /** Mailbox to log in as; empty = the signed-in user (delegated). */
+  mailbox: string;
+  /** Extra TLS trust for the mail servers (the runtime's NODE_EXTRA_CA_CERTS is used anyway). */
+  ca?: string;
+  timeoutMs?: number;
+}
+
+function failed(step: ConnectionTestStepName, error: unknown): ConnectionTestStep {
+  const e = isM365MailError(error) ? error : errorFromTransport(error) ?? new M365MailError(error instanceof Error ? error.message : String(error), { kind: 'unknown' });
+  return { step, ok: false, detail: e.message, fix: e.fix || undefined, kind: e.kind };
+}
+
+function describeExpiry(expiresAt: Date | undefined): string {
+  if (!expiresAt) return 'no expiry';
+  const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60000);
+  return `expires in ${minutes} min`;
+}
+
+/**
+ * Runs the steps of the editor's "Test connection": token, token explained, IMAP login, POP3 login,
+ * folders. Each step runs even when an earlier protocol step failed (IMAP may be disabled while POP
+ * works). Nothing returned contains the token or a secret.
+ */
+export async function runConnectionTest(options: ConnectionTestOptions): Promise<ConnectionTestStep[]> {
+  const steps: ConnectionTestStep[] = [];
+  const problems = validateAccountConfig(options.config);
+  if (problems.length > 0 || !options.provider) {
+    for (const problem of problems) steps.push(failed('config', problem));
+    return steps;
+  }
+  steps.push({ step: 'config', ok: true });
+  const provider = options.provider;
+
+  let token: string;
+  try {
+    token = await provider.getAccessToken('imap');
+    steps.push({ step: 'token', ok: true, detail: `${provider.authType} via ${provider.endpoints.authority}` });
+  } catch (error) {
+    steps.push(failed('token', error));
+    return steps;
+  }
+
+  const appOnly = isAppOnly(options.config.authType);
+  const explanation = explainAccessToken(token, { kind: appOnly ? 'app-only' : 'delegated' });
+  const granted = appOnly ? `roles: ${explanation.roles.join(' ') || '(none)'}` : `scopes: ${explanation.scopes.join(' ') || '(none)'}`;
+  const summary = `audience ${explanation.audience ?? '?'}, ${granted}, ${describeExpiry(explanation.expiresAt)}${explanation.upn ? `, user ${explanation.upn}` : ''}`;
+  if (explanation.problems.length > 0) {
+    const first = explanation.problems[0];
+    steps.push({ step: 'explain', ok: false, detail: `${summary}. ${explanation.problems.map((p) => p.message).join(' ')}`, fix: first.fix || undefined, kind: first.kind });
+  } else {
+    steps.push({ step: 'explain', ok: true, detail: summary });
+  }
+
+  let mailbox = options.mailbox.trim();
+  if (!mailbox && !appOnly) mailbox = (await provider.getAccount())?.username ?? explanation.upn ?? '';
+  if (!mailbox) {
+    steps.push(failed('imap', new M365MailError('No mailbox to test', { kind: 'config', fix: 'Type the address of a mailbox the app may open, e.g. user@contoso.com.' })));
+    return steps;
+  }
+  const tls = options.ca ? { ca: options.ca } : undefined;
+  const timeoutMs = options.timeoutMs ?? 20000;
+
+  let folderPaths: string[] | undefined;
+  try {
+    const folders = await listFolders({
+      host: provider.endpoints.imap.host, port: provider.endpoints.imap.port, mailbox, tokenSource: provider, appOnly,
+      tls, proxy: options.config.proxy || undefined, connectTimeoutMs: timeoutMs,
+    });
+    folderPaths = folders.map((f) => f.path);
+    steps.push({ step: 'imap', ok: true, detail: `${mailbox} on ${provider.endpoints.imap.host}:${provider.endpoints.imap.port}` });
+  } catch (error) {
+    steps.push(failed('imap', error));
+  }
+
+  const pop3 = new Pop3Client({ host: provider.endpoints.pop3.host, port: provider.endpoints.pop3.port, ca: options.ca, timeoutMs });
+  pop3.on('error', () => undefined); // failures surface through the awaited commands
+  try {
+    await pop3.connect();
+    await pop3.authXOAuth2(mailbox, await provider.getAccessToken('pop3'));
+    const { count } = await pop3.stat();
+    await pop3.quit();
+    steps.push({ step: 'pop3', ok: true, detail: `${mailbox} on ${provider.endpoints.pop3.host}:${provider.endpoints.pop3.port}, ${count} messages` });
+  } catch (error) {
+    pop3.close();
+    steps.push(failed('pop3', error));
+  }
+
+  if (folderPaths) {
+    const shown = folderPaths.slice(0, 25).join(', ');
+    steps.push({ step: 'folders', ok: true, detail: `${folderPaths.length} folders: ${shown}${folderPaths.length > 25 ? ', …' : ''}` });
+  }
+  return steps;
+}

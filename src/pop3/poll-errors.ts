@@ -1,0 +1,43 @@
+/**
+ * Turns whatever a poll step threw into an M365MailError the poller can act on. The POP3 client
+ * already classifies server answers; this adds what a poller needs on top: Exchange's throttling
+ * delay as `retryAfterMs`, and `AccessTokenExpired` as its own kind (it calls for a new token).
+ */
+import { errorFromServerResponse } from '../auth/diagnose';
+import { M365MailError, isM365MailError } from '../auth/errors';
+import { parseThrottleHint } from '../util/backoff';
+
+/** How long to hold off after a throttling answer that named no delay (as src/auth/diagnose does). */
+export const DEFAULT_THROTTLE_DELAY_MS = 60_000;
+
+/**
+ * Maps any thrown value to an M365MailError. Errors that are already classified keep their kind,
+ * fix text and message (which never hold a token).
+ * @param action what the poller was doing, for errors that arrive unclassified
+ */
+export function toPop3PollError(error: unknown, action = 'poll'): M365MailError {
+  if (isM365MailError(error)) {
+    if (/AccessTokenExpired/i.test(error.message) && error.kind !== 'token-expired') {
+      return errorFromServerResponse('pop3', error.message);
+    }
+    if (error.kind === 'throttled' && error.retryAfterMs === undefined) {
+      const hint = parseThrottleHint(error.message);
+      return new M365MailError(error.message, {
+        kind: 'throttled',
+        fix: error.fix,
+        code: error.code,
+        retryable: true,
+        retryAfterMs: hint?.retryAfterMs ?? DEFAULT_THROTTLE_DELAY_MS,
+        cause: error,
+      });
+    }
+    return error;
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new M365MailError(`POP3 ${action} failed: ${reason}`, { kind: 'unknown', retryable: true, cause: error });
+}
+
+/** Whether a failed login is worth one more try with a token fetched anew (a cached one may be stale). */
+export function callsForFreshToken(error: M365MailError): boolean {
+  return error.kind === 'token-expired' || error.kind === 'auth-failed';
+}
