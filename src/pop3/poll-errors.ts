@@ -41,3 +41,16 @@ export function toPop3PollError(error: unknown, action = 'poll'): M365MailError 
 export function callsForFreshToken(error: M365MailError): boolean {
   return error.kind === 'token-expired' || error.kind === 'auth-failed';
 }
+
+/**
+ * Makes the fix text of a refused login concrete for the account's flow (app-only or delegated)
+ * when Exchange's wording is recognised; otherwise returns the error unchanged.
+ */
+export function withAccountFix(error: M365MailError, appOnly: boolean | undefined): M365MailError {
+  if (appOnly === undefined || (error.kind !== 'auth-failed' && error.kind !== 'not-connected')) return error;
+  const diagnosed = errorFromServerResponse('pop3', error.message, { appOnly });
+  if (diagnosed.kind !== error.kind || !diagnosed.fix) return error;
+  return new M365MailError(error.message, {
+    kind: error.kind, fix: diagnosed.fix, code: error.code, retryable: error.retryable, retryAfterMs: error.retryAfterMs, cause: error,
+  });
+}

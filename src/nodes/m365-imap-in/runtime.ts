@@ -1,17 +1,57 @@
 import type { Node, NodeAPI } from 'node-red';
 import { parseImapReaderConfig } from '../../config/reader-config';
+import { MailboxWatcher, parseCustomCriteria } from '../../imap';
+import type { CheckpointStore as WatcherCheckpointStore } from '../../imap';
+import { loadImapCheckpoint, saveImapCheckpoint } from '../../state';
 import type { NodeProps } from '../shared/red';
-import { runtimeTranslator } from '../shared/red';
-import { checkReaderSetup } from '../shared/reader-node';
-import { showStatus } from '../shared/status';
+import { checkReaderSetup, runReaderNode } from '../shared/reader-node';
+import { checkpointStore } from '../shared/storage';
 
 export default function registerImapInNode(RED: NodeAPI): void {
   function M365ImapInNode(this: Node, props: NodeProps): void {
     RED.nodes.createNode(this, props);
-    const { errors } = parseImapReaderConfig(props);
-    const account = checkReaderSetup(RED, this, props, errors);
+    const node = this;
+    const { config, errors } = parseImapReaderConfig(props);
+    const account = checkReaderSetup(RED, node, props, errors);
     if (!account) return;
-    showStatus(this, { state: 'configured' }, runtimeTranslator(RED));
+
+    runReaderNode(RED, node, account, config, (context) => {
+      // The checkpoint belongs to this node, mailbox and folder: another node or folder starts fresh.
+      const key = `imap:${node.id}:${context.mailbox.toLowerCase()}:${config.folder}`;
+      const store = checkpointStore(RED);
+      const checkpoints: WatcherCheckpointStore = {
+        load: async () => {
+          const saved = await loadImapCheckpoint(store, key);
+          return saved ? { uidValidity: Number(saved.uidValidity), lastUid: saved.lastUid } : undefined;
+        },
+        save: async (checkpoint) => {
+          await saveImapCheckpoint(store, key, checkpoint);
+        },
+      };
+      return new MailboxWatcher({
+        host: context.provider.endpoints.imap.host,
+        port: context.provider.endpoints.imap.port,
+        mailbox: context.mailbox,
+        tokenSource: context.provider,
+        appOnly: context.appOnly,
+        proxy: account.accountConfig.proxy || undefined,
+        logger: { debug: (m: string) => node.debug(m), warn: (m: string) => node.warn(m) },
+        checkpointStore: checkpoints,
+        folder: config.folder,
+        mode: config.mode,
+        intervalSec: config.interval,
+        criteria: config.criteria,
+        customCriteria: config.criteria === 'custom' ? parseCustomCriteria(config.customCriteria) : undefined,
+        batchSize: config.batchSize,
+        disposition: config.disposition,
+        moveTo: config.moveTo || undefined,
+      }, {
+        onMail: (source, meta) => context.deliver(source, { protocol: 'imap', mailbox: meta.mailbox, folder: meta.folder, uid: meta.uid, uidValidity: meta.uidValidity, flags: meta.flags, size: meta.size }),
+        onStatus: context.onStatus,
+        onError: context.onError,
+        onWarning: (warning) => context.warn(warning.message),
+      });
+    });
   }
 
   RED.nodes.registerType('m365-imap-in', M365ImapInNode);

@@ -1,8 +1,43 @@
 import type { Node, NodeAPI } from 'node-red';
-import { M365MailError } from '../../auth/errors';
+import { isAppOnly } from '../../auth/account-config';
+import { M365MailError, isM365MailError, type ErrorKind } from '../../auth/errors';
+import type { M365TokenProvider } from '../../auth/token-provider';
+import type { ReaderConfigBase } from '../../config/reader-config';
+import { buildMailMessage } from '../../mail';
+import type { MailMeta } from '../../mail/types';
 import type { AccountNode } from '../m365-account/runtime';
 import { reportError, runtimeTranslator, type NodeProps } from './red';
-import { showStatus } from './status';
+import { showStatus, type StatusState } from './status';
+
+/** What the IMAP watcher and the POP3 poller have in common, as seen by the node. */
+export interface MailEngine {
+  start(): void;
+  checkNow(): Promise<void>;
+  pause(): Promise<void> | void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+export interface EngineStatus {
+  state: string;
+  newCount?: number;
+  errorKind?: ErrorKind;
+  detail?: string;
+}
+
+export interface EngineContext {
+  mailbox: string;
+  provider: M365TokenProvider;
+  appOnly: boolean;
+  /** Builds the msg for one raw mail and sends it; resolves when it was sent. */
+  deliver(source: Buffer | NodeJS.ReadableStream, meta: MailMeta): Promise<void>;
+  onStatus(status: EngineStatus): void;
+  onError(error: M365MailError): void;
+  warn(text: string): void;
+}
+
+// How often a delegated reader looks for a sign-in made in the editor meanwhile.
+const SIGN_IN_RECHECK_MS = 5000;
 
 /**
  * Start-up checks shared by the reader nodes: the account exists and is valid, and the node's own
@@ -23,4 +58,121 @@ export function checkReaderSetup(RED: NodeAPI, node: Node, props: NodeProps, own
     return undefined;
   }
   return account ?? undefined;
+}
+
+const KNOWN_STATES: StatusState[] = ['connecting', 'watching', 'polling', 'fetching', 'paused', 'stopped', 'error'];
+
+/**
+ * The Node-RED side of a reader node: input control (check now, pause, resume), status, errors to
+ * Catch nodes, mail → msg, and a close that stops the engine within Node-RED's time limit. The
+ * protocol specific part is the engine that `createEngine` returns.
+ */
+export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, config: ReaderConfigBase, createEngine: (context: EngineContext) => MailEngine): void {
+  const t = runtimeTranslator(RED);
+  const provider = account.tokenProvider();
+  const appOnly = isAppOnly(account.accountConfig.authType);
+  let engine: MailEngine | undefined;
+  let closed = false;
+  let signInTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastErrorKind: ErrorKind | undefined;
+
+  const deliver = async (source: Buffer | NodeJS.ReadableStream, meta: MailMeta): Promise<void> => {
+    try {
+      const msg = await buildMailMessage(source as Buffer, {
+        output: config.output, attachments: config.attachments, attachmentDir: config.attachmentDir || undefined,
+        maxAttachmentBytes: config.maxAttachmentBytes, meta,
+      });
+      node.send(msg as unknown as Record<string, unknown>);
+    } catch (error) {
+      // An unreadable mail is reported on its own and counts as handled; anything else (e.g. the
+      // attachment folder cannot be written) is retried by the engine.
+      const wrapped = reportError(node, error, { mail: { ...meta, flags: meta.flags ? [...meta.flags] : undefined } });
+      if (wrapped.kind !== 'mail-parse') throw wrapped;
+    }
+  };
+
+  const context = (mailbox: string): EngineContext => ({
+    mailbox, provider, appOnly, deliver,
+    onStatus: (status) => {
+      if (closed) return;
+      if (status.state !== 'error') lastErrorKind = undefined;
+      if (status.state === 'error') {
+        showStatus(node, { state: 'error', errorKind: status.errorKind ?? lastErrorKind }, t);
+      } else if (status.newCount && status.newCount > 0) {
+        showStatus(node, { state: 'new', count: status.newCount }, t);
+      } else if ((KNOWN_STATES as string[]).includes(status.state)) {
+        showStatus(node, { state: status.state as StatusState }, t);
+      }
+    },
+    onError: (error) => {
+      if (closed) return;
+      lastErrorKind = error.kind;
+      reportError(node, error);
+      showStatus(node, { state: 'error', errorKind: error.kind }, t);
+    },
+    warn: (text) => node.warn(text),
+  });
+
+  const startWith = (mailbox: string): void => {
+    if (closed) return;
+    engine = createEngine(context(mailbox));
+    engine.start();
+  };
+
+  // A delegated reader without a mailbox reads the signed-in user's own; wait for a sign-in.
+  const resolveMailboxAndStart = (): void => {
+    if (config.mailbox || appOnly) {
+      startWith(config.mailbox);
+      return;
+    }
+    provider.getAccount().then((signedIn) => {
+      if (closed) return;
+      if (signedIn) return startWith(signedIn.username);
+      showStatus(node, { state: 'signed-out' }, t);
+      signInTimer = setTimeout(resolveMailboxAndStart, SIGN_IN_RECHECK_MS);
+    }, (error: unknown) => {
+      if (closed) return;
+      reportError(node, error);
+      signInTimer = setTimeout(resolveMailboxAndStart, SIGN_IN_RECHECK_MS);
+    });
+  };
+
+  node.on('input', (msg: Record<string, unknown>, send: unknown, done: (err?: Error) => void) => {
+    const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : '';
+    if (!engine) {
+      done();
+      return;
+    }
+    if (command === 'pause') {
+      Promise.resolve(engine.pause()).then(() => done(), (error: unknown) => done(isM365MailError(error) ? error : new Error(String(error))));
+      return;
+    }
+    if (command === 'resume') engine.resume();
+    engine.checkNow().then(() => done(), (error: unknown) => {
+      // The engine has reported it already; the input msg goes to Catch nodes with it.
+      reportError(node, error, msg);
+      done();
+    });
+  });
+
+  node.on('close', (removed: boolean, closeDone: () => void) => {
+    closed = true;
+    let finished = false;
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      closeDone();
+    };
+    clearTimeout(signInTimer);
+    const stopping = engine ? engine.stop() : Promise.resolve();
+    // Never hold Node-RED's close longer than it allows (15 s); the engines stop in a few seconds.
+    const guard = setTimeout(done, 10000);
+    stopping.catch(() => undefined).then(() => {
+      clearTimeout(guard);
+      node.status({});
+      done();
+    });
+  });
+
+  resolveMailboxAndStart();
 }

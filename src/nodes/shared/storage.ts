@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeAPI } from 'node-red';
+import { CheckpointStore } from '../../state';
 
 /** `<userDir>/m365-mail`: checkpoints, UIDL sets and encrypted sign-ins of this package. */
 export function stateDir(RED: NodeAPI): string {
@@ -41,4 +42,17 @@ export function cacheSecret(RED: NodeAPI): string {
     chmodSync(keyFile, 0o600);
   }
   return readFileSync(keyFile, 'utf8').trim();
+}
+
+const stores = new Map<string, CheckpointStore>();
+
+/** One CheckpointStore per state directory, so writes to a key are serialized across nodes. */
+export function checkpointStore(RED: NodeAPI): CheckpointStore {
+  const dir = stateDir(RED);
+  let store = stores.get(dir);
+  if (!store) {
+    store = new CheckpointStore(dir, { onWarning: (text) => RED.log.warn(`m365-mail: ${text}`) });
+    stores.set(dir, store);
+  }
+  return store;
 }

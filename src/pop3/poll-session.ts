@@ -1,0 +1,138 @@
+/**
+ * Opens and ends the one POP3 session a poll uses: implicit TLS, AUTH XOAUTH2 with a token from
+ * the account, and at the end a QUIT that never waits long. A login refused as expired (or at all:
+ * a cached token may be stale) is retried once with a force-refreshed token.
+ */
+import type { Readable } from 'node:stream';
+import type { M365MailError } from '../auth/errors';
+import type { AccessTokenSource } from '../auth/token-source';
+import { Pop3Client, type Pop3ClientOptions } from './client';
+import type { Pop3Logger } from './connection';
+import { callsForFreshToken, toPop3PollError } from './poll-errors';
+
+/** The part of Pop3Client a poll uses; a narrow type so tests can supply a scripted fake. */
+export interface Pop3SessionClient {
+  readonly closed: boolean;
+  connect(): Promise<string>;
+  authXOAuth2(user: string, accessToken: string): Promise<void>;
+  uidl(): Promise<Map<number, string>>;
+  list(): Promise<Map<number, number>>;
+  retr(msgno: number): Promise<Readable>;
+  dele(msgno: number): Promise<void>;
+  quit(): Promise<void>;
+  close(): void;
+  on(event: 'error', listener: (error: M365MailError) => void): unknown;
+}
+
+export type Pop3ClientFactory = (options: Pop3ClientOptions) => Pop3SessionClient;
+
+/** What the poller's own log gets; the node passes node.debug / node.warn style functions. */
+export interface PollerLogger {
+  debug?(message: string): void;
+  warn?(message: string): void;
+}
+
+export interface Pop3SessionSettings {
+  host: string;
+  port: number;
+  /** Address to sign in as (a shared mailbox is allowed when the token may open it). */
+  mailbox: string;
+  tokenSource: AccessTokenSource;
+  /** Extra trusted CAs and the certificate name to check; certificates are always verified. */
+  tls?: { ca?: string | Buffer | Array<string | Buffer>; servername?: string };
+  logger?: PollerLogger;
+  /** Longest silence allowed per step; default 30 s (the client's default). */
+  timeoutMs?: number;
+  /** Replaces `new Pop3Client(...)`, for tests. */
+  clientFactory?: Pop3ClientFactory;
+}
+
+export interface OpenSessionOptions {
+  /** Start with a force-refreshed token (the last session was refused as expired). */
+  forceRefresh: boolean;
+  /** Told about every client as soon as it exists, so a stop can close it mid-connect. */
+  onClient(client: Pop3SessionClient): void;
+  /** Checked between steps: when true, no connection is opened. */
+  isCancelled(): boolean;
+}
+
+const defaultFactory: Pop3ClientFactory = (options) => new Pop3Client(options);
+
+/** Adapts the poller logger to the client's four levels (client traces never hold tokens). */
+export function clientLogger(logger: PollerLogger | undefined): Pop3Logger | undefined {
+  if (!logger) return undefined;
+  const debug = (message: string): void => logger.debug?.(message);
+  const warn = (message: string): void => (logger.warn ?? logger.debug)?.(message);
+  return { debug, info: debug, warn, error: warn };
+}
+
+/** Thrown when the poller was stopped or paused while a session was being opened. */
+export class SessionCancelled extends Error {
+  constructor() {
+    super('POP3 session cancelled');
+    this.name = 'SessionCancelled';
+  }
+}
+
+async function connectOnce(settings: Pop3SessionSettings, forceRefresh: boolean, options: OpenSessionOptions): Promise<Pop3SessionClient> {
+  let token: string;
+  try {
+    token = await settings.tokenSource.getAccessToken('pop3', forceRefresh ? { forceRefresh: true } : undefined);
+  } catch (error) {
+    throw toPop3PollError(error, 'token request');
+  }
+  if (options.isCancelled()) throw new SessionCancelled();
+  const client = (settings.clientFactory ?? defaultFactory)({
+    host: settings.host,
+    port: settings.port,
+    tls: 'implicit',
+    ca: settings.tls?.ca,
+    servername: settings.tls?.servername,
+    timeoutMs: settings.timeoutMs,
+    logger: clientLogger(settings.logger),
+  });
+  // Failures while no command waits arrive as 'error'; without a listener they would crash the process.
+  client.on('error', () => undefined);
+  options.onClient(client);
+  try {
+    await client.connect();
+    await client.authXOAuth2(settings.mailbox, token);
+  } catch (error) {
+    client.close();
+    throw toPop3PollError(error, 'login');
+  }
+  return client;
+}
+
+/**
+ * Connects and signs in. Throws an M365MailError (or SessionCancelled); the client of a failed
+ * attempt is closed.
+ */
+export async function openSession(settings: Pop3SessionSettings, options: OpenSessionOptions): Promise<Pop3SessionClient> {
+  try {
+    return await connectOnce(settings, options.forceRefresh, options);
+  } catch (error) {
+    const retry = !options.forceRefresh && !(error instanceof SessionCancelled) && callsForFreshToken(toPop3PollError(error));
+    if (!retry || options.isCancelled()) throw error;
+    settings.logger?.debug?.('POP3 login refused; retrying once with a fresh token');
+    return connectOnce(settings, true, options);
+  }
+}
+
+/**
+ * Ends a session with QUIT (the server then removes messages marked with DELE), waiting at most
+ * `timeoutMs`, and drops the socket. Resolves true when the server confirmed QUIT. Never throws.
+ */
+export async function endSession(client: Pop3SessionClient, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (client.closed) return false;
+    return await Promise.race([
+      client.quit().then(() => true, () => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+    client.close();
+  }
+}
