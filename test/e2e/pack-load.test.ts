@@ -4,14 +4,9 @@
  * runtime: Node-RED 4 on Node 20, Node-RED 5 on Node 24 — see scripts/test.mjs).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { nodeRedLauncherPath, nodeRedVersion } from '../support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../support/node-red-process';
-
-const root = path.resolve(__dirname, '../..');
+import { installPackedPackage, type PackedInstall } from '../support/packed-package';
 
 // Node-RED prints these about its own set-up (no projects, an empty flow without credentials)
 // whatever nodes are installed; everything else at warn or error level fails the test.
@@ -26,27 +21,21 @@ interface NodeSetInfo {
 
 describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${process.version}`, function () {
   this.timeout(180000);
-  let workDir: string;
+  let installed: PackedInstall | undefined;
   let nodeRed: NodeRedProcess | undefined;
 
   before(function () {
-    workDir = mkdtempSync(path.join(os.tmpdir(), 'm365-pack-'));
-    // The test runner has built nodes/ already; skip the prepare script's second build.
-    execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', workDir, '--loglevel=error'], { cwd: root, stdio: 'ignore' });
-    const tarball = readdirSync(workDir).find((f) => f.endsWith('.tgz'));
-    assert.ok(tarball, 'npm pack produced a tarball');
-    const userDir = path.join(workDir, 'userDir');
-    execFileSync('npm', ['install', '--prefix', userDir, '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', path.join(workDir, tarball)], { stdio: 'ignore' });
+    installed = installPackedPackage();
   });
 
   after(async function () {
     await nodeRed?.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    installed?.remove();
   });
 
   it('loads all three node types with no error or warning in the log', async function () {
     nodeRed = await startNodeRed({
-      userDir: path.join(workDir, 'userDir'),
+      userDir: installed!.userDir,
       launcher: nodeRedLauncherPath(),
       flows: [],
     });

@@ -31,8 +31,11 @@ export interface NodeRedProcess {
   child: ChildProcess;
   /** Everything the process printed so far. */
   log(): string;
-  /** Resolves when the log matches, rejects after timeoutMs or when the process exits. */
-  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /**
+   * Resolves when the log (from character `since` on, default all of it) matches; rejects after
+   * timeoutMs or when the process exits.
+   */
+  waitForLog(pattern: RegExp, timeoutMs?: number, since?: number): Promise<RegExpMatchArray>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -75,10 +78,10 @@ export async function startNodeRed(options: NodeRedProcessOptions): Promise<Node
   child.stderr?.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const waitForLog = (pattern: RegExp, timeoutMs = 30000): Promise<RegExpMatchArray> =>
+  const waitForLog = (pattern: RegExp, timeoutMs = 30000, since = 0): Promise<RegExpMatchArray> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
-        const match = output.match(pattern);
+        const match = output.slice(since).match(pattern);
         if (match) {
           finish();
           resolve(match);

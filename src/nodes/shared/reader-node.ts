@@ -119,16 +119,20 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
     engine.start();
   };
 
-  // A delegated reader without a mailbox reads the signed-in user's own; wait for a sign-in.
+  // A delegated reader waits for a user to sign in (in the account's edit dialog); without a
+  // mailbox it then reads that user's own. Until then it says so in its status, not as an error.
+  let toldSignedOut = false;
   const resolveMailboxAndStart = (): void => {
-    if (config.mailbox || appOnly) {
+    if (appOnly) {
       startWith(config.mailbox);
       return;
     }
     provider.getAccount().then((signedIn) => {
       if (closed) return;
-      if (signedIn) return startWith(signedIn.username);
+      if (signedIn) return startWith(config.mailbox || signedIn.username);
       showStatus(node, { state: 'signed-out' }, t);
+      if (!toldSignedOut) node.log(t('common.errors.signInFirst'));
+      toldSignedOut = true;
       signInTimer = setTimeout(resolveMailboxAndStart, SIGN_IN_RECHECK_MS);
     }, (error: unknown) => {
       if (closed) return;

@@ -1,0 +1,135 @@
+/**
+ * Shared pieces of the m365-imap-in runtime tests: mail fixtures, a collector for emitted
+ * messages, and bounded waits (no fixed sleeps: every wait polls a condition with a deadline).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { USERS } from '../../env/identity/directory';
+import type { TestAccount } from '../../env/testbed';
+
+export interface MailOptions {
+  to?: string;
+  body?: string;
+  /** Extra MIME parts: each becomes an attachment. */
+  attachments?: Array<{ filename: string; content: Buffer; contentType?: string }>;
+}
+
+/** A small RFC 822 mail with a unique Message-ID; attachments make it multipart/mixed. */
+export function mail(subject: string, options: MailOptions = {}): string {
+  const headers = [
+    'From: Sender <sender@example.com>', `To: ${options.to ?? USERS.alice}`, `Subject: ${subject}`,
+    `Message-ID: <${subject.replace(/\W/g, '')}.${Math.random().toString(36).slice(2)}@example.com>`,
+    'Date: Mon, 23 Nov 2026 10:00:00 +0000', 'MIME-Version: 1.0',
+  ];
+  const body = options.body ?? 'Hello from the test bed';
+  if (!options.attachments?.length) {
+    return [...headers, 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n');
+  }
+  const boundary = `b-${Math.random().toString(36).slice(2)}`;
+  const lines = [...headers, `Content-Type: multipart/mixed; boundary="${boundary}"`, '',
+    `--${boundary}`, 'Content-Type: text/plain; charset=utf-8', '', body];
+  for (const attachment of options.attachments) {
+    // RFC 2231 encoding keeps any byte of a hostile name (NUL, slashes) intact on the wire.
+    const encodedName = encodeURIComponent(attachment.filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    lines.push(`--${boundary}`, `Content-Type: ${attachment.contentType ?? 'application/octet-stream'}`,
+      'Content-Transfer-Encoding: base64', `Content-Disposition: attachment; filename*=utf-8''${encodedName}`, '',
+      ...(attachment.content.toString('base64').match(/.{1,76}/g) ?? ['']));
+  }
+  lines.push(`--${boundary}--`, '');
+  return lines.join('\r\n');
+}
+
+/** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface ReceivedMessage {
+  msg: Record<string, unknown>;
+  at: number;
+}
+
+/** Listens on a node's 'input' events and keeps every message with the time it arrived. */
+export class Collector {
+  readonly received: ReceivedMessage[] = [];
+
+  constructor(node: { on(event: 'input', listener: (msg: Record<string, unknown>) => void): unknown }) {
+    node.on('input', (msg) => this.received.push({ msg, at: Date.now() }));
+  }
+
+  get topics(): string[] {
+    return this.received.map((r) => String(r.msg.topic));
+  }
+
+  get uids(): number[] {
+    return this.received.map((r) => Number((r.msg.mail as { uid: number }).uid));
+  }
+
+  /** Resolves once `count` messages arrived. */
+  waitForCount(count: number, timeoutMs = 10000): Promise<void> {
+    return waitFor(() => this.received.length >= count, `${count} messages (have ${this.received.length})`, timeoutMs);
+  }
+}
+
+/** Asserts every expected subject arrived exactly once and nothing else did. */
+export function assertExactlyOnce(topics: string[], expected: string[]): void {
+  const counts = new Map<string, number>();
+  for (const topic of topics) counts.set(topic, (counts.get(topic) ?? 0) + 1);
+  const twice = [...counts].filter(([, n]) => n > 1).map(([t]) => t);
+  assert.deepEqual(twice, [], 'no mail emitted twice');
+  const missing = expected.filter((t) => !counts.has(t));
+  assert.deepEqual(missing, [], 'no mail lost');
+  const unexpected = topics.filter((t) => !expected.includes(t));
+  assert.deepEqual(unexpected, [], 'no unexpected mail');
+}
+
+/** Texts of every status the node showed so far (the helper spies on node.status). */
+export function statusTexts(node: unknown): string[] {
+  const calls = ((node as { status: { args?: unknown[][] } }).status.args ?? []);
+  return calls.map((call) => String((call[0] as { text?: string } | undefined)?.text ?? ''));
+}
+
+/** Waits until the node shows a status whose text matches, counting only statuses after `from`. */
+export async function waitForStatus(node: unknown, pattern: RegExp, from = 0, timeoutMs = 10000): Promise<number> {
+  let index = -1;
+  await waitFor(() => {
+    const texts = statusTexts(node);
+    index = texts.findIndex((text, i) => i >= from && pattern.test(text));
+    return index >= 0;
+  }, `a status matching ${pattern} (seen: ${statusTexts(node).slice(from).join(' | ')})`, timeoutMs);
+  return index;
+}
+
+/** Error texts the node passed to node.error (what Catch nodes get). */
+export function errorTexts(node: unknown): string[] {
+  const calls = ((node as { error: { args?: unknown[][] } }).error.args ?? []);
+  return calls.map((call) => String(call[0]));
+}
+
+export interface TempDir {
+  path: string;
+  remove(): void;
+}
+
+/** A fresh temp directory (user dir, attachment dir …). */
+export function tempDir(prefix: string): TempDir {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The imap-in node as it appears in a flow; unspecified properties take their defaults. */
+export function imapInNode(id: string, props: Record<string, unknown>, wires: string[][] = [['out']]): Record<string, unknown> {
+  return { id, type: 'm365-imap-in', account: 'acc', mailbox: USERS.alice, folder: 'INBOX', mode: 'idle', criteria: 'new', wires, ...props };
+}
+
+/** The account config node + imap-in node(s) + the helper node 'out'. */
+export function flowWith(account: TestAccount, ...nodes: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return [account.node('acc'), ...nodes, { id: 'out', type: 'helper' }];
+}
