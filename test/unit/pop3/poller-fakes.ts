@@ -256,8 +256,11 @@ export class MemoryCheckpointStore extends CheckpointStore {
 
 export class CountingTokens implements AccessTokenSource {
   requests: Array<{ forceRefresh: boolean }> = [];
+  /** When set, every request fails with it. */
+  failWith?: Error;
   async getAccessToken(_protocol: 'imap' | 'pop3', options?: { forceRefresh?: boolean }): Promise<string> {
     this.requests.push({ forceRefresh: options?.forceRefresh === true });
+    if (this.failWith) throw this.failWith;
     return `token-${this.requests.length}`;
   }
 }
