@@ -164,3 +164,9 @@ export function leaksIn(haystack: string, secrets: Record<string, string[]>): st
   }
   return found;
 }
+
+/** helper.setFlows (a full redeploy of the loaded runtime); the helper's typings lack it. */
+export function redeploy(flow: unknown[], credentials: Record<string, unknown>): Promise<void> {
+  return (helper as unknown as { setFlows(flow: unknown[], type: string, credentials: Record<string, unknown>): Promise<void> })
+    .setFlows(flow, 'full', credentials);
+}
