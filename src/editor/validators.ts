@@ -38,3 +38,14 @@ export function isWholeNumber(value: string | number, min: number, max: number):
   const n = Number(value);
   return Number.isInteger(n) && n >= min && n <= max;
 }
+
+/** Empty, or JSON text of one object (the custom search criteria). */
+export function isJsonObjectOrEmpty(value: string): boolean {
+  if (!value || value.trim() === '') return true;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
+}

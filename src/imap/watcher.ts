@@ -15,7 +15,7 @@ import {
   advanceCheckpoint, buildSearchQuery, compactUidSet, reconcileCheckpoint, selectBatch,
   type Checkpoint, type CheckpointStore, type Criteria,
 } from './checkpoint-policy';
-import { systemClock, TimerSet, type Clock } from './clock';
+import { systemClock, TimerSet, type Clock } from '../util/clock';
 import {
   closeConnection, openConnection, renewDelay,
   type ImapClient, type ImapConnectionOptions,
@@ -159,6 +159,8 @@ export class MailboxWatcher {
   private session?: Session;
   private checking = false;
   private checkAgain = false;
+  /** The check that is running (it may outlive its session by a moment), so stop() can wait for it. */
+  private checkRun: Promise<void> = Promise.resolve();
   private checkWaiters: Array<() => void> = [];
   private checkpoint?: Checkpoint;
   private checkpointLoaded = false;
@@ -234,7 +236,10 @@ export class MailboxWatcher {
       this.wake();
       const session = this.session;
       if (session) await this.endSession(session, 'stopped');
-      await Promise.race([this.loopDone, new Promise<void>((resolve) => { const t = setTimeout(resolve, STOP_WAIT_MS); t.unref?.(); })]);
+      // A check that was handing over a mail finishes storing the checkpoint first, so a mail that
+      // was sent is not sent again after a restart; its IMAP commands fail at once on the closed socket.
+      const finished = Promise.all([this.loopDone, this.checkRun]);
+      await Promise.race([finished, new Promise<void>((resolve) => { const t = setTimeout(resolve, STOP_WAIT_MS); t.unref?.(); })]);
       this.timers.clear();
       this.resolveCheckWaiters();
       this.currentState = 'stopped';
@@ -397,7 +402,7 @@ export class MailboxWatcher {
       this.checkAgain = true;
       return;
     }
-    void this.runChecks(session);
+    this.checkRun = this.runChecks(session);
   }
 
   /** Runs checks until nothing more is waiting, then goes back to IDLE / waiting. Never rejects. */
@@ -435,6 +440,10 @@ export class MailboxWatcher {
         this.afterCheck(session, delivered, failed);
         // An event that arrived while the last batch was being finished.
         if (this.checkAgain) this.requestCheck(session);
+      } else if (this.session && this.session !== session && this.isActive(this.session)) {
+        // This check outlived its session (a reconnect or resume came quickly), and the new
+        // session's first check was held back meanwhile: run it now, or it would not even IDLE.
+        this.requestCheck(this.session);
       }
       this.resolveCheckWaiters();
     }

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { M365MailError } from '../auth/errors';
 import type { AccessTokenSource } from '../auth/token-source';
-import { Pop3Client, type Pop3ClientOptions } from './client';
+import { Pop3Client, type Pop3ClientOptions, type Pop3SocketFactory } from './client';
 import type { Pop3Logger } from './connection';
 import { callsForFreshToken, toPop3PollError } from './poll-errors';
 
@@ -43,6 +43,8 @@ export interface Pop3SessionSettings {
   logger?: PollerLogger;
   /** Longest silence allowed per step; default 30 s (the client's default). */
   timeoutMs?: number;
+  /** Opens the raw connection (e.g. through a proxy tunnel); TLS is added on top. */
+  socketFactory?: Pop3SocketFactory;
   /** Replaces `new Pop3Client(...)`, for tests. */
   clientFactory?: Pop3ClientFactory;
 }
@@ -90,6 +92,7 @@ async function connectOnce(settings: Pop3SessionSettings, forceRefresh: boolean,
     servername: settings.tls?.servername,
     timeoutMs: settings.timeoutMs,
     logger: clientLogger(settings.logger),
+    socketFactory: settings.socketFactory,
   });
   // Failures while no command waits arrive as 'error'; without a listener they would crash the process.
   client.on('error', () => undefined);

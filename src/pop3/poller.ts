@@ -14,7 +14,7 @@
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
-import { systemClock, TimerSet, type Clock } from '../imap/clock';
+import { systemClock, TimerSet, type Clock } from '../util/clock';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { UidlSet } from '../state/uidl-set';
 import { Backoff, type BackoffOptions } from '../util/backoff';
@@ -56,8 +56,6 @@ export interface Pop3PollerCallbacks {
 }
 
 export interface Pop3PollerOptions extends Pop3SessionSettings {
-  /** Outbound proxy URL. Accepted so the node can pass it; not used for POP3 connections yet. */
-  proxy?: string;
   /** Whether the account uses an app-only flow (makes fix texts of refused logins concrete). */
   appOnly?: boolean;
   /** Where the record of handed-over UIDLs lives, under `uidlKey` (chosen by the node). */
@@ -389,12 +387,15 @@ export class Pop3Poller {
     }
   }
 
-  /** DELE; a refusal is reported and retried next poll, a broken connection ends the poll. */
+  /**
+   * DELE; a refusal is reported and retried next poll. A broken connection or a temporary server
+   * problem (e.g. `-ERR [SYS/TEMP] Server shutting down`) ends the poll instead.
+   */
   private async markForDeletion(client: Pop3SessionClient, msgno: number, uidl: string): Promise<void> {
     try {
       await client.dele(msgno);
     } catch (error) {
-      if (client.closed) throw error;
+      if (client.closed || (isM365MailError(error) && error.retryable)) throw error;
       this.reportError(new M365MailError(
         `Could not delete POP3 mail ${uidl} (message ${msgno}); trying again on the next poll: ${error instanceof Error ? error.message : String(error)}`,
         { kind: 'disposition-failed', retryable: true, cause: error },

@@ -2,7 +2,7 @@
 declare module 'node-red-node-test-helper' {
   import type { EventEmitter } from 'node:events';
 
-  interface TestNode extends EventEmitter {
+  export interface TestNode extends EventEmitter {
     id: string;
     type: string;
     credentials: Record<string, unknown>;
@@ -30,12 +30,14 @@ declare module 'node-red-node-test-helper' {
     send(body: unknown): TestRequest;
     set(name: string, value: string): TestRequest;
     query(values: Record<string, string>): TestRequest;
+    expect(status: number): TestRequest;
   }
 
   interface Helper {
     init(runtimePath: string, userSettings?: Record<string, unknown>): void;
     load(nodes: unknown, flow: unknown[], credentials?: Record<string, unknown>): Promise<void>;
     unload(): Promise<void>;
+    setFlows(flow: unknown[], type?: string, credentials?: Record<string, unknown>): Promise<void>;
     getNode(id: string): TestNode;
     startServer(done: (err?: unknown) => void): void;
     stopServer(done: (err?: unknown) => void): void;
@@ -46,5 +48,5 @@ declare module 'node-red-node-test-helper' {
   }
 
   const helper: Helper;
-  export = helper;
+  export default helper;
 }

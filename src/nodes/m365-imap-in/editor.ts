@@ -1,7 +1,9 @@
 import type { EditorNodeProperties, EditorRED } from 'node-red';
+import { bindFolderPicker } from '../../editor/folder-picker';
 import { translator } from '../../editor/i18n';
-import { bindFolderPicker, bindVisibility } from '../../editor/reader-form';
-import { isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
+import { bindVisibility } from '../../editor/reader-form';
+import { ensureStyles } from '../../editor/styles';
+import { isJsonObjectOrEmpty, isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
 
 declare const RED: EditorRED;
 declare const $: JQueryStatic;
@@ -23,21 +25,32 @@ interface ImapInProps extends EditorNodeProperties {
   batchSize: string;
 }
 
-const translate = translator('m365-imap-in');
+/** The code editor of the custom criteria; as Node-RED's createEditor returns it (Ace or Monaco). */
+interface CodeEditor {
+  getValue(): string;
+  destroy(): void;
+  resize(): void;
+}
 
-function isJsonObjectOrEmpty(value: string): boolean {
-  if (!value || value.trim() === '') return true;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
-  } catch {
-    return false;
-  }
+interface ImapDialogState {
+  _m365CriteriaEditor?: CodeEditor;
+}
+
+const translate = translator('m365-imap-in');
+const t = (key: string, values?: Record<string, string | number>): string => translate(`m365-imap-in.${key}`, values);
+
+/** Moves the criteria editor's text into the hidden input and releases the editor. */
+function closeCriteriaEditor(state: ImapDialogState, save: boolean): void {
+  const editor = state._m365CriteriaEditor;
+  if (!editor) return;
+  if (save) $('#node-input-customCriteria').val(editor.getValue());
+  editor.destroy();
+  delete state._m365CriteriaEditor;
 }
 
 RED.nodes.registerType<ImapInProps>('m365-imap-in', {
   category: 'Microsoft 365',
-  color: '#7FBA00',
+  color: '#50A9E2',
   icon: 'm365-mail.svg',
   inputs: 1,
   outputs: 1,
@@ -61,34 +74,37 @@ RED.nodes.registerType<ImapInProps>('m365-imap-in', {
   paletteLabel: 'imap in',
   label: function () {
     if (this.name) return this.name;
-    const where = this.mailbox || translate('m365-imap-in.label.signedInUser');
+    const where = this.mailbox || t('label.signedInUser');
     return `${where} / ${this.folder || 'INBOX'}`;
   },
   labelStyle: function () {
     return this.name ? 'node_label_italic' : '';
   },
   oneditprepare: function () {
+    ensureStyles();
+    const state = this as ImapDialogState;
+    const editor = RED.editor.createEditor({
+      id: 'm365-custom-criteria-editor',
+      mode: 'ace/mode/json',
+      value: String($('#node-input-customCriteria').val() ?? ''),
+    }) as unknown as CodeEditor;
+    state._m365CriteriaEditor = editor;
+
     bindVisibility('mode', { 'm365-row-interval': ['idle', 'poll'] });
-    bindVisibility('criteria', { 'm365-row-custom': ['custom'] });
+    // An editor created while hidden has no size: resize it when its row appears.
+    bindVisibility('criteria', { 'm365-row-custom': ['custom'] }, () => editor.resize());
     bindVisibility('disposition', { 'm365-row-move': ['move'] });
     bindVisibility('attachments', { 'm365-row-save': ['save'] });
-    const t = (key: string): string => translate(`m365-imap-in.${key}`);
-    bindFolderPicker('node-input-folder', 'm365-pick-folder', 'm365-folder-status', t);
-    bindFolderPicker('node-input-moveTo', 'm365-pick-move-folder', 'm365-move-folder-status', t);
-    const editor = RED.editor.createEditor({ id: 'm365-custom-criteria-editor', mode: 'ace/mode/json', value: $('#node-input-customCriteria').val() as string });
-    (this as unknown as { _criteriaEditor: typeof editor })._criteriaEditor = editor;
+    bindFolderPicker({ input: '#node-input-folder', button: '#m365-pick-folder', status: '#m365-folder-status', translate: t });
+    bindFolderPicker({ input: '#node-input-moveTo', button: '#m365-pick-move-folder', status: '#m365-move-folder-status', translate: t });
   },
   oneditsave: function () {
-    const holder = this as unknown as { _criteriaEditor?: { getValue(): string; destroy(): void } };
-    if (holder._criteriaEditor) {
-      $('#node-input-customCriteria').val(holder._criteriaEditor.getValue());
-      holder._criteriaEditor.destroy();
-      delete holder._criteriaEditor;
-    }
+    closeCriteriaEditor(this as ImapDialogState, true);
   },
   oneditcancel: function () {
-    const holder = this as unknown as { _criteriaEditor?: { destroy(): void } };
-    holder._criteriaEditor?.destroy();
-    delete holder._criteriaEditor;
+    closeCriteriaEditor(this as ImapDialogState, false);
+  },
+  oneditresize: function () {
+    (this as ImapDialogState)._m365CriteriaEditor?.resize();
   },
 });

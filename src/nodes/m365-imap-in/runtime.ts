@@ -3,6 +3,7 @@ import { parseImapReaderConfig } from '../../config/reader-config';
 import { MailboxWatcher, parseCustomCriteria } from '../../imap';
 import type { CheckpointStore as WatcherCheckpointStore } from '../../imap';
 import { loadImapCheckpoint, saveImapCheckpoint } from '../../state';
+import { mailProxy } from '../shared/mail-proxy';
 import type { NodeProps } from '../shared/red';
 import { checkReaderSetup, runReaderNode } from '../shared/reader-node';
 import { checkpointStore } from '../shared/storage';
@@ -34,7 +35,7 @@ export default function registerImapInNode(RED: NodeAPI): void {
         mailbox: context.mailbox,
         tokenSource: context.provider,
         appOnly: context.appOnly,
-        proxy: account.accountConfig.proxy || undefined,
+        proxy: mailProxy(context.provider.endpoints.imap.host, context.provider.endpoints.imap.port, account.accountConfig.proxy)?.toString(),
         logger: { debug: (m: string) => node.debug(m), warn: (m: string) => node.warn(m) },
         checkpointStore: checkpoints,
         folder: config.folder,

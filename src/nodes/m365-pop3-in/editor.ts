@@ -1,6 +1,7 @@
 import type { EditorNodeProperties, EditorRED } from 'node-red';
 import { translator } from '../../editor/i18n';
 import { bindVisibility } from '../../editor/reader-form';
+import { ensureStyles } from '../../editor/styles';
 import { isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
 
 declare const RED: EditorRED;
@@ -22,8 +23,8 @@ const translate = translator('m365-pop3-in');
 
 RED.nodes.registerType<Pop3InProps>('m365-pop3-in', {
   category: 'Microsoft 365',
-  color: '#7FBA00',
-  icon: 'm365-mail.svg',
+  color: '#50A9E2',
+  icon: 'm365-pop3.svg',
   inputs: 1,
   outputs: 1,
   defaults: {
@@ -41,12 +42,13 @@ RED.nodes.registerType<Pop3InProps>('m365-pop3-in', {
   },
   paletteLabel: 'pop3 in',
   label: function () {
-    return this.name || this.mailbox || translate('m365-pop3-in.label.signedInUser');
+    return this.name || `${this.mailbox || translate('m365-pop3-in.label.signedInUser')} (POP3)`;
   },
   labelStyle: function () {
     return this.name ? 'node_label_italic' : '';
   },
   oneditprepare: function () {
+    ensureStyles();
     bindVisibility('mode', { 'm365-row-interval': ['poll'] });
     bindVisibility('attachments', { 'm365-row-save': ['save'] });
   },

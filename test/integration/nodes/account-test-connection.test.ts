@@ -166,7 +166,7 @@ describe('m365-account Test connection endpoint (Node-RED runtime, test bed)', f
     assert.equal(endpoints.imap.host, 'outlook.office365.us');
     assert.equal(endpoints.pop3.host, 'outlook.office365.us');
     assert.equal(endpoints.appOnlyScope, 'https://outlook.office365.us/.default');
-    const table = resolveEndpoints({ cloud: 'usgov', tenant: 'contoso.us', clientId: APPS.daemon.clientId, authType: 'client-secret' });
+    const table = resolveEndpoints({ cloud: 'usgov', tenant: 'contoso.us' });
     assert.equal(JSON.stringify(endpoints), JSON.stringify(table), 'the node uses the cloud table of src/auth/clouds');
   });
 });

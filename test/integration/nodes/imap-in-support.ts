@@ -35,18 +35,26 @@ export function mail(subject: string, options: MailOptions = {}): string {
     const encodedName = encodeURIComponent(attachment.filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
     lines.push(`--${boundary}`, `Content-Type: ${attachment.contentType ?? 'application/octet-stream'}`,
       'Content-Transfer-Encoding: base64', `Content-Disposition: attachment; filename*=utf-8''${encodedName}`, '',
-      ...(attachment.content.toString('base64').match(/.{1,76}/g) ?? ['']));
+      base64Lines(attachment.content));
   }
   lines.push(`--${boundary}--`, '');
   return lines.join('\r\n');
 }
 
+/** Base64 in 76-character lines (no spread: a 30 MB attachment has 500,000 of them). */
+function base64Lines(content: Buffer): string {
+  const text = content.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < text.length; i += 76) lines.push(text.slice(i, i + 76));
+  return lines.join('\r\n');
+}
+
 /** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> {
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 10000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -74,7 +82,7 @@ export class Collector {
 
   /** Resolves once `count` messages arrived. */
   waitForCount(count: number, timeoutMs = 10000): Promise<void> {
-    return waitFor(() => this.received.length >= count, `${count} messages (have ${this.received.length})`, timeoutMs);
+    return waitFor(() => this.received.length >= count, () => `${count} messages (have ${this.received.length})`, timeoutMs);
   }
 }
 
@@ -90,10 +98,24 @@ export function assertExactlyOnce(topics: string[], expected: string[]): void {
   assert.deepEqual(unexpected, [], 'no unexpected mail');
 }
 
-/** Texts of every status the node showed so far (the helper spies on node.status). */
+interface SpiedMethod {
+  args?: unknown[][];
+  thisValues?: unknown[];
+}
+
+/**
+ * First arguments of every call of a spied Node method made by `node`. The test helper spies on
+ * the Node prototype, so the spy also holds the calls of every other node in the flow.
+ */
+function callsOf(node: unknown, method: 'status' | 'error'): unknown[] {
+  const spy = (node as Record<string, SpiedMethod>)[method];
+  const args = spy.args ?? [];
+  return args.filter((_, i) => spy.thisValues?.[i] === node).map((call) => call[0]);
+}
+
+/** Texts of every status the node showed so far. */
 export function statusTexts(node: unknown): string[] {
-  const calls = ((node as { status: { args?: unknown[][] } }).status.args ?? []);
-  return calls.map((call) => String((call[0] as { text?: string } | undefined)?.text ?? ''));
+  return callsOf(node, 'status').map((status) => String((status as { text?: string } | undefined)?.text ?? ''));
 }
 
 /** Waits until the node shows a status whose text matches, counting only statuses after `from`. */
@@ -103,14 +125,13 @@ export async function waitForStatus(node: unknown, pattern: RegExp, from = 0, ti
     const texts = statusTexts(node);
     index = texts.findIndex((text, i) => i >= from && pattern.test(text));
     return index >= 0;
-  }, `a status matching ${pattern} (seen: ${statusTexts(node).slice(from).join(' | ')})`, timeoutMs);
+  }, () => `a status matching ${pattern} (seen: ${statusTexts(node).slice(from).join(' | ')})`, timeoutMs);
   return index;
 }
 
 /** Error texts the node passed to node.error (what Catch nodes get). */
 export function errorTexts(node: unknown): string[] {
-  const calls = ((node as { error: { args?: unknown[][] } }).error.args ?? []);
-  return calls.map((call) => String(call[0]));
+  return callsOf(node, 'error').map(String);
 }
 
 export interface TempDir {
@@ -131,5 +152,5 @@ export function imapInNode(id: string, props: Record<string, unknown>, wires: st
 
 /** The account config node + imap-in node(s) + the helper node 'out'. */
 export function flowWith(account: TestAccount, ...nodes: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
-  return [account.node('acc'), ...nodes, { id: 'out', type: 'helper' }];
+  return [{ ...account.node('acc') }, ...nodes, { id: 'out', type: 'helper' }];
 }

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { M365MailError } from '../../../src/auth/errors';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
-import type { Clock } from '../../../src/imap/clock';
+import type { Clock } from '../../../src/util/clock';
 import type { Pop3ClientOptions } from '../../../src/pop3/client';
 import type { Pop3SessionClient } from '../../../src/pop3/poll-session';
 import {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { classifyPop3Error } from '../../../src/pop3/errors';
 import { UidlSet } from '../../../src/state/uidl-set';
 import { ManualClock, networkError, PollerHarness, readAll, settle } from './poller-fakes';
 import { watchUnhandledRejections } from './scripted-server';
@@ -161,6 +162,32 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     assert.deepEqual(h.uidlsReceived(), ['U000001', 'U000002', 'U000003'], 'nothing emitted twice');
     assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'AUTH', 'UIDL', 'DELE 1', 'DELE 2', 'LIST', 'RETR 3', 'DELE 3', 'QUIT']);
     assert.deepEqual(h.box.uidls, []);
+  });
+
+  it('delete: reports a refused DELE and deletes that mail on the next poll', async () => {
+    h.box.add(2);
+    h.box.faults.push({ command: 'dele', nth: 1, error: classifyPop3Error('DELE', '-ERR Message is locked') });
+    h.start({ disposition: 'delete' });
+    await h.poller.checkNow();
+    assert.deepEqual(h.uidlsReceived(), ['U000001', 'U000002']);
+    assert.equal(h.errors.length, 1);
+    assert.equal(h.errors[0].kind, 'disposition-failed');
+    assert.deepEqual(h.box.uidls, ['U000001']);
+    await h.poller.checkNow();
+    assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'AUTH', 'UIDL', 'DELE 1', 'QUIT']);
+    assert.deepEqual(h.box.uidls, []);
+    assert.equal(h.received.length, 2, 'nothing emitted twice');
+  });
+
+  it('delete: a temporary server failure on DELE ends the poll without QUIT', async () => {
+    h.box.add(2);
+    h.box.faults.push({ command: 'dele', nth: 1, error: classifyPop3Error('DELE', '-ERR [SYS/TEMP] Server shutting down.') });
+    h.start({ disposition: 'delete' });
+    await h.poller.checkNow();
+    assert.deepEqual(h.uidlsReceived(), ['U000001']);
+    assert.equal(h.errors[0]?.kind, 'server-error');
+    assert.deepEqual(h.box.commandsOf(1).slice(-2), ['RETR 1', 'DELE 1']);
+    assert.equal(h.box.uidls.length, 2);
   });
 
   it('a restarted poller on the same store emits nothing it emitted before', async () => {

@@ -1,0 +1,88 @@
+/**
+ * Flow builders for the phases. Every reader is wired to a function node that prints "BENCH …"
+ * markers (see node-red.ts): `counter` for drains (first, progress, done once `expected` distinct
+ * Message-IDs were seen), `stamper` for latency (one marker per mail).
+ */
+import { BENCH_USER } from '../test/env/testbed';
+import type { BenchBed } from './bed';
+
+type FlowNode = Record<string, unknown>;
+
+const TAB = { id: 'bench-tab', type: 'tab', label: 'bench' };
+
+/** Counts distinct mails; prints first / progress (every 1,000) / done markers. */
+export function counter(id: string, expected: number): FlowNode {
+  const func = `
+const seen = context.get('seen') || new Set();
+context.set('seen', seen);
+const id = msg.messageId || (msg.header && msg.header['message-id']) || JSON.stringify(msg.mail || msg.topic);
+if (seen.size === 0) node.log('BENCH first ' + Date.now());
+const before = seen.size;
+seen.add(id);
+if (seen.size === before) { context.set('dups', (context.get('dups') || 0) + 1); }
+if (seen.size !== before && seen.size % 1000 === 0) node.log('BENCH progress ' + seen.size + ' ' + Date.now());
+if (seen.size === ${expected} && !context.get('done')) { context.set('done', true); node.log('BENCH done ' + seen.size + ' ' + (context.get('dups') || 0) + ' ' + Date.now()); }
+return null;`;
+  return { id, z: TAB.id, type: 'function', name: 'counter', func, outputs: 0, wires: [] };
+}
+
+/** One marker per mail: BENCH msg <message-id-digits> <ms>. */
+export function stamper(id: string): FlowNode {
+  const func = `
+const id = String(msg.messageId || (msg.header && msg.header['message-id']) || '').replace(/[^A-Za-z0-9@.-]/g, '');
+node.log('BENCH msg ' + id + ' ' + Date.now());
+return null;`;
+  return { id, z: TAB.id, type: 'function', name: 'stamper', func, outputs: 0, wires: [] };
+}
+
+export interface ImapInOptions {
+  mailbox: string;
+  folder: string;
+  criteria?: string;
+  mode?: string;
+  attachments?: string;
+  maxAttachmentBytes?: number;
+  batchSize?: number;
+}
+
+/** An m365-imap-in node wired to `wireTo`. */
+export function imapIn(id: string, account: string, options: ImapInOptions, wireTo: string): FlowNode {
+  return {
+    id, z: TAB.id, type: 'm365-imap-in', name: '', account, mailbox: options.mailbox, folder: options.folder,
+    mode: options.mode ?? 'idle', interval: 60, criteria: options.criteria ?? 'all', customCriteria: '',
+    disposition: 'none', moveTo: '', attachments: options.attachments ?? 'include', attachmentDir: '',
+    maxAttachmentBytes: options.maxAttachmentBytes ?? 26_214_400, output: 'parsed', batchSize: options.batchSize ?? 100,
+    wires: [[wireTo]],
+  };
+}
+
+/** An m365-pop3-in node wired to `wireTo`. */
+export function pop3In(id: string, account: string, mailbox: string, wireTo: string): FlowNode {
+  return {
+    id, z: TAB.id, type: 'm365-pop3-in', name: '', account, mailbox, mode: 'poll', interval: 300,
+    disposition: 'keep', attachments: 'include', attachmentDir: '', maxAttachmentBytes: 26_214_400, output: 'parsed',
+    batchSize: 100, wires: [[wireTo]],
+  };
+}
+
+/** node-red-node-email's "e-mail in" on the bench user (basic auth), IDLE ("auto" fetch). */
+export function emailIn(id: string, bed: BenchBed, options: { folder: string; criteria: 'ALL' | 'UNSEEN'; disposition: 'None' | 'Read' }, wireTo: string): FlowNode {
+  return {
+    id, z: TAB.id, type: 'e-mail in', name: '', protocol: 'IMAP', server: bed.dovecot.host, useSSL: true, autotls: 'never',
+    port: String(bed.dovecot.imapPort), authtype: 'BASIC', saslformat: true, token: 'oauthToken', box: options.folder,
+    disposition: options.disposition, criteria: options.criteria, repeat: '300', fetch: 'auto', inputs: 0,
+    credentials: { userid: BENCH_USER.user, password: BENCH_USER.password },
+    wires: [[wireTo]],
+  };
+}
+
+/**
+ * A full flow: the tab, the account config node (when given) and `nodes`. Flow nodes get x/y:
+ * without them Node-RED takes a node for a config node.
+ */
+export function flow(bed: BenchBed, nodes: FlowNode[], withAccount = true): FlowNode[] {
+  const placed = nodes.map((node, index) => ({ x: 200 + (index % 2) * 300, y: 40 + Math.floor(index / 2) * 40, ...node }));
+  return [TAB, ...(withAccount ? [{ ...bed.accountNode(ACCOUNT_ID) }] : []), ...placed];
+}
+
+export const ACCOUNT_ID = 'bench-account';

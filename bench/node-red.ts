@@ -1,0 +1,157 @@
+/**
+ * A real Node-RED process for the benchmarks: fresh user directory (on the normal disk, as users
+ * have it), our package and node-red-node-email linked into its node_modules, flows deployed over
+ * the admin API (credentials included), and "BENCH …" marker lines that function nodes print,
+ * read back with their timestamps. RSS comes from /proc (VmRSS now, VmHWM = peak).
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { nodeRedLauncherPath } from '../test/support/node-red-package';
+import { startNodeRed, type NodeRedProcess } from '../test/support/node-red-process';
+
+const root = path.resolve(__dirname, '..');
+
+export interface Marker {
+  kind: string;
+  args: string[];
+  /** When the Node-RED process printed it (its own Date.now()). */
+  at: number;
+}
+
+export interface MemorySample {
+  rssMb: number;
+  peakMb: number;
+}
+
+/** VmRSS and VmHWM of a process in MB; undefined once it is gone. */
+export function memoryOf(pid: number): MemorySample | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+export class BenchNodeRed extends EventEmitter {
+  readonly markers: Marker[] = [];
+  private exitInfo?: string;
+
+  constructor(readonly proc: NodeRedProcess, private readonly userDir: string) {
+    super();
+    let pending = '';
+    const onData = (chunk: Buffer): void => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const match = /BENCH (\S+)((?: \S+)*)\s*$/.exec(line);
+        if (!match) continue;
+        const args = match[2].trim().split(' ').filter(Boolean);
+        const marker: Marker = { kind: match[1], args: args.slice(0, -1), at: Number(args[args.length - 1]) };
+        this.markers.push(marker);
+        this.emit('marker', marker);
+      }
+    };
+    proc.child.stdout?.on('data', onData);
+    proc.child.stderr?.on('data', onData);
+    proc.child.once('exit', (code, signal) => {
+      this.exitInfo = `exit ${code ?? ''}${signal ? ` signal ${signal}` : ''}`;
+      this.emit('exit', this.exitInfo);
+    });
+  }
+
+  get pid(): number {
+    return this.proc.child.pid ?? -1;
+  }
+
+  /** How the process ended, or undefined while it runs. */
+  get exited(): string | undefined {
+    return this.exitInfo;
+  }
+
+  memory(): MemorySample | undefined {
+    return memoryOf(this.pid);
+  }
+
+  /** Replaces all flows (full deploy) with `nodes`; resolves with the time just before the request. */
+  async deploy(nodes: unknown[]): Promise<number> {
+    const startedAt = Date.now();
+    const response = await fetch(`${this.proc.url}/flows`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(nodes),
+    });
+    if (response.status !== 204 && response.status !== 200) throw new Error(`deploy failed: ${response.status} ${await response.text()}`);
+    return startedAt;
+  }
+
+  /**
+   * Resolves with the first marker for which `accept` is true. Rejects when the process exits, or
+   * after `idleMs` without any marker, or after `timeoutMs` overall.
+   */
+  waitFor(accept: (marker: Marker) => boolean, options: { idleMs?: number; timeoutMs?: number; fromIndex?: number } = {}): Promise<Marker> {
+    const earlier = this.markers.slice(options.fromIndex ?? 0).find(accept);
+    if (earlier) return Promise.resolve(earlier);
+    return new Promise((resolve, reject) => {
+      let idleTimer: NodeJS.Timeout | undefined;
+      const armIdle = (): void => {
+        if (!options.idleMs) return;
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => finish(new Error(`no progress for ${options.idleMs} ms`)), options.idleMs);
+      };
+      const overall = setTimeout(() => finish(new Error(`not done within ${options.timeoutMs} ms`)), options.timeoutMs ?? 600_000);
+      const onMarker = (marker: Marker): void => {
+        armIdle();
+        if (accept(marker)) finish(undefined, marker);
+      };
+      const onExit = (info: string): void => finish(new Error(`Node-RED ended (${info})`));
+      const finish = (error?: Error, marker?: Marker): void => {
+        clearTimeout(idleTimer);
+        clearTimeout(overall);
+        this.off('marker', onMarker);
+        this.off('exit', onExit);
+        if (error) reject(error);
+        else resolve(marker as Marker);
+      };
+      this.on('marker', onMarker);
+      this.once('exit', onExit);
+      armIdle();
+    });
+  }
+
+  /** Log lines at error level or with `pattern`, for reporting what went wrong. */
+  logLines(pattern: RegExp): string[] {
+    return this.proc.log().split('\n').filter((line) => pattern.test(line));
+  }
+
+  async stop(): Promise<void> {
+    await this.proc.stop('SIGINT');
+    rmSync(this.userDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts Node-RED with an empty flow; `nodeArgs` go to node itself (e.g. --max-old-space-size=128).
+ * NODE_EXTRA_CA_CERTS must be set in this process's environment (run.ts does it).
+ */
+export async function startBenchNodeRed(options: { nodeArgs?: string[] } = {}): Promise<BenchNodeRed> {
+  const userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-bench-nr-'));
+  const modules = path.join(userDir, 'node_modules');
+  mkdirSync(path.join(modules, '@m365-mail'), { recursive: true });
+  symlinkSync(root, path.join(modules, '@m365-mail', 'node-red-m365-mail'), 'dir');
+  symlinkSync(path.join(root, 'node_modules', 'node-red-node-email'), path.join(modules, 'node-red-node-email'), 'dir');
+  const proc = await startNodeRed({
+    userDir,
+    launcher: nodeRedLauncherPath(),
+    flows: [],
+    nodeArgs: options.nodeArgs,
+    settings: { logging: { console: { level: 'info', metrics: false, audit: false } }, editorTheme: { tours: false } },
+  });
+  const red = new BenchNodeRed(proc, userDir);
+  await proc.waitForLog(/Started flows/, 30_000);
+  return red;
+}

@@ -1,0 +1,110 @@
+/**
+ * Drain: the folder already holds N mails; how fast does each client hand all of them over?
+ * - imapflow script (baseline a): child process, one FETCH 1:*, simpleParser per mail.
+ * - m365-imap-in: real Node-RED process, criteria all, until the counter saw N distinct mails;
+ *   timed from the deploy request (so connect + token + login are included, as for the script).
+ * - node-red-node-email "e-mail in" (baseline b): same, basic auth on the bench user's copy.
+ * Peak RSS (VmHWM) of each Node-RED process is recorded with it; the memory phase repeats the
+ * drains with a capped V8 heap.
+ */
+import { USERS } from '../../test/env/identity/directory';
+import type { BenchBed } from '../bed';
+import { BaselineProcess } from '../child';
+import type { BenchConfig } from '../config';
+import { ACCOUNT_ID, counter, emailIn, flow, imapIn } from '../flows';
+import { startBenchNodeRed } from '../node-red';
+import { Results, round } from '../results';
+
+export interface DrainRun {
+  ok: boolean;
+  mails: number;
+  seconds?: number;
+  rate?: number;
+  peakRssMb?: number;
+  /** RSS of the idle process before the deploy. */
+  baseRssMb?: number;
+  error?: string;
+  /** Messages emitted again (same Message-ID). */
+  duplicates?: number;
+}
+
+/** Baseline (a) on `folder` of alice. */
+export async function drainWithImapflow(bed: BenchBed, folder: string, expected: number): Promise<DrainRun> {
+  const child = new BaselineProcess('imapflow-drain.ts', {
+    BENCH_HOST: bed.dovecot.host, BENCH_PORT: String(bed.dovecot.imapPort), BENCH_USER: USERS.alice,
+    BENCH_TOKEN: bed.aliceToken(), BENCH_FOLDER: folder, BENCH_EXPECTED: String(expected),
+  });
+  try {
+    const start = await child.waitFor('start', 30_000);
+    const done = await child.waitFor('done');
+    const rss = await child.waitFor('rss', 10_000);
+    const mails = Number(done.args[0]);
+    const seconds = (done.at - start.at) / 1000;
+    return { ok: mails === expected, mails, seconds, rate: mails / seconds, peakRssMb: Number(rss.args[0]) };
+  } catch (error) {
+    return { ok: false, mails: 0, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    await child.stop();
+  }
+}
+
+export type DrainSubject = 'm365-imap-in' | 'e-mail in';
+
+/** Drains `folder` through a real Node-RED with one reader node; `nodeArgs` e.g. a heap cap. */
+export async function drainWithNodeRed(bed: BenchBed, subject: DrainSubject, folder: string, expected: number, config: BenchConfig, nodeArgs: string[] = []): Promise<DrainRun> {
+  const red = await startBenchNodeRed({ nodeArgs });
+  try {
+    const baseRssMb = red.memory()?.rssMb;
+    const reader = subject === 'm365-imap-in'
+      ? imapIn('reader', ACCOUNT_ID, { mailbox: USERS.alice, folder, criteria: 'all' }, 'counter')
+      : emailIn('reader', bed, { folder, criteria: 'ALL', disposition: 'None' }, 'counter');
+    const deployedAt = await red.deploy(flow(bed, [reader, counter('counter', expected)], subject === 'm365-imap-in'));
+    try {
+      const done = await red.waitFor((m) => m.kind === 'done', { idleMs: config.stallMs });
+      const seconds = (done.at - deployedAt) / 1000;
+      const duplicates = Number(done.args[1] ?? 0);
+      // Duplicates do not make a drain fail; they are reported beside the rate.
+      return {
+        ok: true, mails: expected, seconds, rate: expected / seconds, peakRssMb: red.memory()?.peakMb, baseRssMb,
+        duplicates,
+        ...(duplicates ? { error: `emitted ${duplicates} mails twice` } : {}),
+      };
+    } catch (error) {
+      const progress = red.markers.filter((m) => m.kind === 'progress').pop();
+      const seen = red.markers.some((m) => m.kind === 'first') ? Number(progress?.args[0] ?? 1) : 0;
+      const problems = red.logLines(/\[(error|warn)\]|heap out of memory|FATAL|Too long/i).slice(-3).map((l) => l.replace(/^.*?\[(error|warn)\]\s*/, '').slice(0, 160));
+      return {
+        ok: false, mails: seen, peakRssMb: red.memory()?.peakMb, baseRssMb,
+        error: `${error instanceof Error ? error.message : String(error)}${problems.length ? `; log: ${problems.join(' | ')}` : ''}`,
+      };
+    }
+  } finally {
+    await red.stop();
+  }
+}
+
+function describe(run: DrainRun): string {
+  return run.ok ? `${round(run.rate ?? 0)}` : `failed after ${run.mails} mails`;
+}
+
+/** Runs the three drains for one folder size and records rates, ratios and peak RSS. */
+export async function drainPhase(bed: BenchBed, config: BenchConfig, results: Results, folder: string, expected: number): Promise<Record<string, DrainRun>> {
+  const phase = `drain ${expected.toLocaleString('en-US')}`;
+  const raw = await drainWithImapflow(bed, folder, expected);
+  const node = await drainWithNodeRed(bed, 'm365-imap-in', folder, expected, config);
+  const email = await drainWithNodeRed(bed, 'e-mail in', folder, expected, config);
+  results.detail(phase, { raw, node, email });
+  results.add({ phase, subject: 'imapflow script (a)', value: raw.ok ? raw.rate ?? 0 : describe(raw), unit: 'mails/s', note: raw.error });
+  results.add({ phase, subject: 'node-red-node-email (b)', value: email.ok ? email.rate ?? 0 : describe(email), unit: email.ok ? 'mails/s' : '', note: email.error });
+  const ratioA = node.ok && raw.ok ? (node.rate ?? 0) / (raw.rate ?? 1) : NaN;
+  results.add({
+    phase, subject: 'm365-imap-in', value: node.ok ? node.rate ?? 0 : describe(node), unit: 'mails/s',
+    target: Number.isFinite(ratioA) ? `${round(ratioA)}× (a), goal ≥ 0.95×` : 'goal ≥ 0.95× (a)', met: Number.isFinite(ratioA) && ratioA >= 0.95,
+    note: node.error,
+  });
+  if (node.ok && email.ok) results.add({ phase, subject: 'm365-imap-in vs (b)', value: (node.rate ?? 0) / (email.rate ?? 1), unit: '×' });
+  results.add({ phase, subject: 'peak RSS m365-imap-in', value: node.peakRssMb ?? NaN, unit: 'MB', target: 'goal < 200 MB', met: (node.peakRssMb ?? Infinity) < 200, note: node.baseRssMb ? `idle ${round(node.baseRssMb)} MB` : undefined });
+  results.add({ phase, subject: 'peak RSS e-mail in', value: email.peakRssMb ?? NaN, unit: 'MB' });
+  results.add({ phase, subject: 'peak RSS imapflow script', value: raw.peakRssMb ?? NaN, unit: 'MB' });
+  return { raw, node, email };
+}

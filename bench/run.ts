@@ -1,0 +1,54 @@
+/**
+ * `npm run bench`: starts one test bed (identity server + Dovecot), seeds the corpus and runs the
+ * phases; prints a compact table and writes bench/results/<timestamp>.json and latest.json.
+ * Sizes come from the environment (bench/config.ts); BENCH_QUICK=1 runs small ones.
+ */
+import path from 'node:path';
+import { ensureTestCa } from '../test/env/ca';
+import { startBenchBed, DRAIN_LARGE_FOLDER, DRAIN_SMALL_FOLDER } from './bed';
+import { readConfig } from './config';
+import { drainPhase } from './phases/drain';
+import { Results } from './results';
+import { seedCorpus } from './seed';
+
+const root = path.resolve(__dirname, '..');
+
+/**
+ * Every client under test runs in a child process (Node-RED, baseline scripts), and Node reads
+ * NODE_EXTRA_CA_CERTS when it starts: so setting it here, before any child starts, is enough.
+ * Always the bed's CA (a system-wide value, e.g. the distribution bundle, would not trust the bed).
+ */
+function ensureCaEnvironment(): void {
+  process.env.NODE_EXTRA_CA_CERTS = ensureTestCa().caCertFile;
+}
+
+async function main(): Promise<void> {
+  ensureCaEnvironment();
+  const config = readConfig();
+  const results = new Results();
+  const started = Date.now();
+  const phase = (name: string): boolean => config.phases.has(name);
+  console.log(`bench: ${config.quick ? 'quick' : 'full'} run, phases ${[...config.phases].join(', ')}`);
+  const bed = await startBenchBed({ scaleMailboxes: phase('scale') ? config.scaleMailboxes : 0 });
+  try {
+    if (phase('drain') || phase('memory') || phase('pop3')) {
+      const seeded = await seedCorpus(bed, config.drainSmall, phase('drain') || phase('memory') ? config.drainLarge : 0);
+      results.detail('corpus', seeded);
+      console.log(`bench: corpus ${seeded.small.count} + ${seeded.large.count} mails (avg ${Math.round(seeded.small.bytes / Math.max(1, seeded.small.count) / 1024)} KB) seeded in ${seeded.seconds.toFixed(1)} s`);
+    }
+    if (phase('drain')) {
+      await drainPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall);
+      await drainPhase(bed, config, results, DRAIN_LARGE_FOLDER, config.drainLarge);
+    }
+  } finally {
+    await bed.stop();
+  }
+  const file = results.write(path.join(root, 'bench/results'), config);
+  console.log(`\n${results.table()}\n`);
+  console.log(`bench: ${Math.round((Date.now() - started) / 1000)} s in all; results in ${path.relative(root, file)} and bench/results/latest.json`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,117 @@
+/**
+ * The Node-RED editor as a user drives it, for browser tests: drag nodes from the palette, open
+ * and close edit dialogs, wire ports, deploy, read the debug sidebar. Every step waits on what the
+ * user would see (locators), never on a fixed delay.
+ */
+import type { Locator, Page } from 'playwright-core';
+
+/** Settings for a Node-RED process under browser test: no tour, telemetry prompt or catalogue fetch. */
+export const EDITOR_TEST_SETTINGS = {
+  telemetry: { enabled: false },
+  editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
+};
+
+interface EditorNodeInfo {
+  id: string;
+  type: string;
+}
+
+export class NodeRedEditor {
+  constructor(readonly page: Page) {}
+
+  /** Opens the editor and waits until the palette shows `paletteType`. */
+  async open(url: string, paletteType: string): Promise<void> {
+    await this.page.goto(url);
+    await this.paletteNode(paletteType).waitFor();
+  }
+
+  paletteNode(type: string): Locator {
+    return this.page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+  }
+
+  /** The node's group in the workspace SVG. */
+  node(id: string): Locator {
+    return this.page.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group[id="${id}"]`);
+  }
+
+  /** Drags a node from the palette onto the workspace at (x, y) and returns the new node's id. */
+  async addFromPalette(type: string, x: number, y: number): Promise<string> {
+    const before = new Set(await this.nodeIds(type));
+    const source = this.paletteNode(type);
+    await source.scrollIntoViewIfNeeded();
+    await source.dragTo(this.page.locator('#red-ui-workspace-chart'), { targetPosition: { x, y } });
+    const added = (await this.nodeIds(type)).filter((id) => !before.has(id));
+    if (added.length !== 1) throw new Error(`expected one new ${type} node, found ${added.length}`);
+    await this.node(added[0]).waitFor();
+    return added[0];
+  }
+
+  /** Ids of the nodes of one type in the editor's model (read only). */
+  nodeIds(type: string): Promise<string[]> {
+    return this.page.evaluate((t) => {
+      const red = (window as unknown as { RED: { nodes: { filterNodes(f: { type: string }): EditorNodeInfo[] } } }).RED;
+      return red.nodes.filterNodes({ type: t }).map((n) => n.id);
+    }, type);
+  }
+
+  /** Double-clicks a node and waits for its edit dialog. */
+  async edit(id: string): Promise<void> {
+    await this.node(id).locator('.red-ui-flow-node').dblclick();
+    await this.trayButton('#node-dialog-ok').waitFor();
+  }
+
+  /** The topmost edit tray (config node dialogs stack on top of the node's). */
+  tray(): Locator {
+    return this.page.locator('.red-ui-tray').last();
+  }
+
+  trayButton(selector: string): Locator {
+    return this.tray().locator(selector);
+  }
+
+  /** Presses Done / Add / Update in the topmost tray and waits for it to close. */
+  async confirmTray(): Promise<void> {
+    const count = await this.page.locator('.red-ui-tray').count();
+    await this.tray().locator('.red-ui-tray-toolbar button.primary').click();
+    await this.page.waitForFunction((n) => document.querySelectorAll('.red-ui-tray').length < n, count);
+  }
+
+  /** Presses Cancel in the topmost tray and waits for it to close. */
+  async cancelTray(): Promise<void> {
+    const count = await this.page.locator('.red-ui-tray').count();
+    await this.tray().locator('.red-ui-tray-toolbar button:not(.primary):not(.leftButton)').first().click();
+    await this.page.waitForFunction((n) => document.querySelectorAll('.red-ui-tray').length < n, count);
+  }
+
+  /** Draws a wire from the output port of one node to the input port of another, with the mouse. */
+  async wire(fromId: string, toId: string): Promise<void> {
+    const from = await this.node(fromId).locator('.red-ui-flow-port-output').first().boundingBox();
+    const to = await this.node(toId).locator('.red-ui-flow-port-input').first().boundingBox();
+    if (!from || !to) throw new Error('ports not visible');
+    await this.page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await this.page.mouse.down();
+    await this.page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 10 });
+    await this.page.mouse.up();
+  }
+
+  /** Clicks Deploy and waits until the editor reports the flows deployed. */
+  async deploy(): Promise<void> {
+    await this.page.locator('#red-ui-header-button-deploy').click();
+    await this.page.locator('#red-ui-header-button-deploy.disabled').waitFor();
+  }
+
+  /** Text of a node's status label in the workspace. */
+  status(id: string): Locator {
+    return this.node(id).locator('.red-ui-flow-node-status-label');
+  }
+
+  /** Shows a sidebar tab (`debug`, `info`, `config`, …). */
+  async showSidebar(tab: string): Promise<void> {
+    await this.page.locator(`#red-ui-tab-${tab}-link-button`).click();
+  }
+
+  /** Debug sidebar messages containing `text`. */
+  debugMessage(text: string): Locator {
+    return this.page.locator('.red-ui-debug-msg', { hasText: text });
+  }
+}
