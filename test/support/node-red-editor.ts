@@ -69,18 +69,23 @@ export class NodeRedEditor {
     return this.tray().locator(selector);
   }
 
-  /** Presses Done / Add / Update in the topmost tray and waits for it to close. */
+  /** Presses Done / Add / Update in the topmost tray and waits for that tray to go. */
   async confirmTray(): Promise<void> {
-    const count = await this.page.locator('.red-ui-tray').count();
-    await this.tray().locator('.red-ui-tray-toolbar button.primary').click();
-    await this.page.waitForFunction((n) => document.querySelectorAll('.red-ui-tray').length < n, count);
+    await this.closeTray('.red-ui-tray-toolbar button.primary');
   }
 
-  /** Presses Cancel in the topmost tray and waits for it to close. */
+  /** Presses Cancel in the topmost tray and waits for that tray to go. */
   async cancelTray(): Promise<void> {
-    const count = await this.page.locator('.red-ui-tray').count();
-    await this.tray().locator('.red-ui-tray-toolbar button:not(.primary):not(.leftButton)').first().click();
-    await this.page.waitForFunction((n) => document.querySelectorAll('.red-ui-tray').length < n, count);
+    await this.closeTray('.red-ui-tray-toolbar button:not(.primary):not(.leftButton)');
+  }
+
+  private async closeTray(buttonSelector: string): Promise<void> {
+    const tray = await this.tray().elementHandle();
+    if (!tray) throw new Error('no edit dialog open');
+    await this.tray().locator(buttonSelector).first().click();
+    // Node-RED removes a closed tray from the DOM (a stacked one below it is re-attached).
+    await tray.waitForElementState('hidden');
+    await tray.dispose();
   }
 
   /** Draws a wire from the output port of one node to the input port of another, with the mouse. */

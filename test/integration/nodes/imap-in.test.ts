@@ -157,12 +157,14 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
 
   it('reports an account problem to a Catch node with its kind and fix text, and shows it in the status', async function () {
     const account = bed.accountFor('daemon');
+    // Catch nodes only work inside a flow tab.
     await helper.load(builtNodes(), [
+      { id: 'tab', type: 'tab', label: 'errors' },
       account.node('acc'),
-      { id: 'in', type: 'm365-imap-in', account: 'acc', mailbox: USERS.alice, folder: 'INBOX', mode: 'idle', criteria: 'new', wires: [['out']] },
-      { id: 'out', type: 'helper' },
-      { id: 'catch', type: 'catch', scope: ['in'], uncaught: false, wires: [['caught']] },
-      { id: 'caught', type: 'helper' },
+      { id: 'in', z: 'tab', type: 'm365-imap-in', account: 'acc', mailbox: USERS.alice, folder: 'INBOX', mode: 'idle', criteria: 'new', wires: [['out']] },
+      { id: 'out', z: 'tab', type: 'helper' },
+      { id: 'catch', z: 'tab', type: 'catch', scope: ['in'], uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'tab', type: 'helper' },
     ], { acc: { clientSecret: 'not-the-secret' } });
     const caught = new Collector(helper.getNode('caught'));
     await caught.waitForCount(1);
