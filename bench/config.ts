@@ -19,6 +19,8 @@ export interface BenchConfig {
   scaleMails: number;
   /** Heap cap for the "small board" drains, in MB. */
   smallHeapMb: number;
+  /** Runs of (a) and m365-imap-in on the small drain, interleaved; the best of each counts. */
+  drainRepeat: number;
   /** Give up on a drain after this long without progress. */
   stallMs: number;
 }
@@ -52,6 +54,7 @@ export function readConfig(): BenchConfig {
     scaleMailboxes: int('BENCH_SCALE_MAILBOXES', 100, 10, quick),
     scaleMails: int('BENCH_SCALE_MAILS', 100, 20, quick),
     smallHeapMb: int('BENCH_SMALL_HEAP_MB', 128, 128, quick),
+    drainRepeat: int('BENCH_DRAIN_REPEAT', 2, 1, quick),
     stallMs: int('BENCH_STALL_MS', 30_000, 15_000, quick),
   };
 }

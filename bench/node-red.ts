@@ -138,12 +138,15 @@ export class BenchNodeRed extends EventEmitter {
  * Starts Node-RED with an empty flow; `nodeArgs` go to node itself (e.g. --max-old-space-size=128).
  * NODE_EXTRA_CA_CERTS must be set in this process's environment (run.ts does it).
  */
-export async function startBenchNodeRed(options: { nodeArgs?: string[] } = {}): Promise<BenchNodeRed> {
-  const userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-bench-nr-'));
+export async function startBenchNodeRed(options: { nodeArgs?: string[]; packages?: Array<'ours' | 'email'> } = {}): Promise<BenchNodeRed> {
+  // BENCH_USERDIR_BASE=/dev/shm shows what the disk (fsync of checkpoints) costs.
+  const userDir = mkdtempSync(path.join(process.env.BENCH_USERDIR_BASE ?? os.tmpdir(), 'm365-bench-nr-'));
   const modules = path.join(userDir, 'node_modules');
+  // Only the package under test is installed, so its RSS is not inflated by the other one.
+  const packages = options.packages ?? ['ours'];
   mkdirSync(path.join(modules, '@m365-mail'), { recursive: true });
-  symlinkSync(root, path.join(modules, '@m365-mail', 'node-red-m365-mail'), 'dir');
-  symlinkSync(path.join(root, 'node_modules', 'node-red-node-email'), path.join(modules, 'node-red-node-email'), 'dir');
+  if (packages.includes('ours')) symlinkSync(root, path.join(modules, '@m365-mail', 'node-red-m365-mail'), 'dir');
+  if (packages.includes('email')) symlinkSync(path.join(root, 'node_modules', 'node-red-node-email'), path.join(modules, 'node-red-node-email'), 'dir');
   const proc = await startNodeRed({
     userDir,
     launcher: nodeRedLauncherPath(),

@@ -8,6 +8,11 @@ import { ensureTestCa } from '../test/env/ca';
 import { startBenchBed, DRAIN_LARGE_FOLDER, DRAIN_SMALL_FOLDER } from './bed';
 import { readConfig } from './config';
 import { drainPhase } from './phases/drain';
+import { latencyPhase } from './phases/latency';
+import { bigAttachmentPhase, cappedDrainPhase } from './phases/memory';
+import { pop3Phase } from './phases/pop3';
+import { scalePhase } from './phases/scale';
+import { tokensPhase } from './phases/tokens';
 import { Results } from './results';
 import { seedCorpus } from './seed';
 
@@ -37,9 +42,16 @@ async function main(): Promise<void> {
       console.log(`bench: corpus ${seeded.small.count} + ${seeded.large.count} mails (avg ${Math.round(seeded.small.bytes / Math.max(1, seeded.small.count) / 1024)} KB) seeded in ${seeded.seconds.toFixed(1)} s`);
     }
     if (phase('drain')) {
-      await drainPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall);
+      await drainPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall, config.drainRepeat);
       await drainPhase(bed, config, results, DRAIN_LARGE_FOLDER, config.drainLarge);
     }
+    if (phase('memory')) await cappedDrainPhase(bed, config, results);
+    if (phase('big')) await bigAttachmentPhase(bed, config, results);
+    if (phase('pop3')) await pop3Phase(bed, config, results);
+    const latency = phase('latency') ? await latencyPhase(bed, config, results) : undefined;
+    if (phase('tokens')) await tokensPhase(bed, config, results);
+    const single = latency ? { p50: latency.figures['m365-imap-in'].p50, rssMb: latency.oursRssMb } : undefined;
+    if (phase('scale')) await scalePhase(bed, config, results, single);
   } finally {
     await bed.stop();
   }

@@ -9,7 +9,7 @@ import { mark, peakRssMb } from './markers';
 
 /** Reads CRLF lines and dot-terminated multi-line responses from a socket. */
 class Reader {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private waiting?: () => void;
 
   constructor(socket: tls.TLSSocket) {

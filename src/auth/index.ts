@@ -15,9 +15,9 @@ export { decodeJwtPayload, explainAccessToken, type TokenExpectation, type Token
 export { aadstsCode, errorFromMsal, errorFromServerResponse, errorFromTransport, type DiagnoseContext } from './diagnose';
 export { describeProxy, isNoProxy, openTunnel, resolveProxy, type ProxyTarget, type TunnelOptions } from './proxy';
 export { ProxyAwareNetworkClient, createNetworkClient, parseRetryAfter, type HttpExchange, type NetworkClientOptions } from './network-client';
-export { CacheCipher, EncryptedFileCachePlugin, bindingId, createEncryptedCachePlugin, type CacheBinding, type EncryptedCacheOptions } from './token-cache';
+export { CacheCipher, EncryptedFileCachePlugin, bindingId, createEncryptedCachePlugin, forgetOtherSignIn, type CacheBinding, type EncryptedCacheOptions } from './token-cache';
 export {
-  createTokenProvider,
+  createTokenProvider, signInBinding,
   type AuthCodeResponse, type AuthCodeStart, type AuthLogger, type DeviceCodeSession, type M365TokenProvider,
   type SignedInAccount, type TokenProviderDeps,
 } from './token-provider';

@@ -205,3 +205,27 @@ export function createEncryptedCachePlugin(options: EncryptedCacheOptions): Encr
   }
   return new EncryptedFileCachePlugin(options);
 }
+
+/**
+ * Deletes the stored sign-in at `filePath` unless it belongs to `binding` (the account's current
+ * app registration, tenant and cloud). With no binding (an app-only account) any stored sign-in
+ * goes. So changing the client ID forgets the old user instead of keeping their refresh token.
+ * Resolves true when a file was deleted; never rejects.
+ */
+export async function forgetOtherSignIn(filePath: string, binding: CacheBinding | undefined): Promise<boolean> {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(await fs.readFile(filePath, 'utf8'));
+  } catch {
+    // Missing: nothing to forget. Unreadable or damaged: the provider reports it when it is used.
+    return false;
+  }
+  const boundTo = stored && typeof stored === 'object' ? (stored as Partial<CacheFile>).binding : undefined;
+  if (binding && boundTo === bindingId(binding)) return false;
+  try {
+    await fs.rm(filePath, { force: true });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -23,7 +23,7 @@ import { M365MailError } from './errors';
 import { createNetworkClient, type HttpExchange } from './network-client';
 import { scopesFor } from './scopes';
 import { decodeJwtPayload } from './token-explainer';
-import { createEncryptedCachePlugin, type EncryptedFileCachePlugin } from './token-cache';
+import { createEncryptedCachePlugin, type CacheBinding, type EncryptedFileCachePlugin } from './token-cache';
 import type { AccessTokenSource, MailProtocol } from './token-source';
 
 /** The logger the node passes in (node.debug/log/warn/error, or console in tests). */
@@ -229,7 +229,7 @@ class TokenProvider implements M365TokenProvider {
         this.cachePlugin = createEncryptedCachePlugin({
           filePath: deps.cacheFile,
           secret: deps.cacheSecret ?? '',
-          binding: { clientId: config.clientId, tenant: config.tenant, authorityHost: this.endpoints.authorityHost },
+          binding: signInBinding(config) as CacheBinding,
           onProblem: (problem) => this.logger.warn?.(problem.toString()),
         });
         msalConfig.cache = { cachePlugin: this.cachePlugin };
@@ -490,6 +490,15 @@ class TokenProvider implements M365TokenProvider {
     this.cached = undefined;
     this.pendingAuthCodes.clear();
   }
+}
+
+/**
+ * What a stored delegated sign-in belongs to: app registration, tenant and cloud. Undefined for
+ * app-only accounts, which keep no sign-in.
+ */
+export function signInBinding(config: AccountConfig): CacheBinding | undefined {
+  if (isAppOnly(config.authType ?? 'client-secret')) return undefined;
+  return { clientId: config.clientId, tenant: config.tenant, authorityHost: resolveEndpoints(config).authorityHost };
 }
 
 /**

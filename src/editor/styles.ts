@@ -5,6 +5,9 @@ const STYLE_ID = 'm365-mail-editor-styles';
 // One stylesheet for the three forms, added once to the editor page. Colours come from Node-RED's
 // own theme variables where there is one, so dark themes keep working.
 const CSS = `
+/* Node-RED sizes a new edit tray to its content's natural width; long hints would make that
+   wider than the screen. With inline-size containment the form takes the tray's width instead. */
+.m365-form { contain: inline-size; }
 .m365-form .form-row > label { width: 125px; }
 .m365-form .form-row > input[type="text"], .m365-form .form-row > input[type="password"],
 .m365-form .form-row > select, .m365-form .form-row > textarea { width: calc(100% - 135px); }
@@ -28,7 +31,7 @@ const CSS = `
 .m365-form .m365-step-fix { margin-left: 20px; color: #a94442; white-space: pre-wrap; word-break: break-word; }
 .m365-form .m365-user-code { font-family: monospace; font-size: 1.6em; letter-spacing: 0.15em; margin: 6px 0; user-select: all; }
 .m365-form .m365-signin-box { margin: 6px 0 0 130px; }
-.m365-form .m365-signin-box a { word-break: break-all; }
+.m365-form .m365-signin-box a { word-break: break-all; text-decoration: underline; }
 .m365-form .m365-folder-select { margin-top: 4px; width: calc(100% - 135px); }
 .m365-form .m365-readonly-note { font-weight: normal; font-size: 0.9em; color: var(--red-ui-secondary-text-color, #888); }
 .m365-form .m365-criteria-editor { height: 120px; min-height: 80px; }

@@ -73,6 +73,8 @@ export function kindFromText(text: string): ErrorKind | undefined {
  */
 export function toImapError(error: unknown, context: ErrorContext = {}): M365MailError {
   if (isM365MailError(error)) return error;
+  const adopted = adoptForeignError(error);
+  if (adopted) return adopted;
   const err: ImapErrorLike = typeof error === 'object' && error !== null ? (error as ImapErrorLike) : { message: String(error) };
   const text = serverText(err);
   const code = err.code ?? err.serverResponseCode;
@@ -118,6 +120,21 @@ export function toImapError(error: unknown, context: ErrorContext = {}): M365Mai
     retryable: RETRYABLE.has(kind),
     retryAfterMs,
     cause: error,
+  });
+}
+
+/**
+ * Each node file is its own bundle with its own copy of M365MailError, so an error from the
+ * account node's token provider fails `instanceof` here and would be reported as 'unknown' without
+ * its fix text. Such an error is recognised by its shape and re-created as one of ours.
+ */
+function adoptForeignError(error: unknown): M365MailError | undefined {
+  if (!(error instanceof Error) || error.name !== 'M365MailError') return undefined;
+  const foreign = error as Error & Partial<Pick<M365MailError, 'kind' | 'fix' | 'code' | 'retryable' | 'retryAfterMs'>>;
+  if (typeof foreign.kind !== 'string') return undefined;
+  return new M365MailError(foreign.message, {
+    kind: foreign.kind, fix: foreign.fix, code: foreign.code, retryable: foreign.retryable,
+    retryAfterMs: foreign.retryAfterMs, cause: foreign.cause,
   });
 }
 

@@ -516,7 +516,12 @@ export class MailboxWatcher {
       const meta = metaByUid.get(uid);
       const outcome = await this.deliver(session, uid, uidValidity, meta?.size, meta?.flags);
       if (outcome === 'retry-later') return { delivered, more: false };
-      if (outcome === 'delivered') delivered++;
+      if (outcome === 'delivered') {
+        delivered++;
+        // Progress: a drop from now on is routine (no node error, backoff starts over), even in
+        // the middle of a long first backlog.
+        session.healthy = true;
+      }
     }
     return { delivered, more: remaining > 0 };
   }
@@ -589,9 +594,15 @@ export class MailboxWatcher {
     } catch (err) {
       discard(source);
       if (!this.isActive(session)) return 'retry-later'; // the connection broke, not the mail
+      const cause = isM365MailError(err) ? err : undefined;
+      if (!client.usable || cause?.kind === 'network' || cause?.kind === 'timeout') {
+        // The download broke off (a streamed mail whose connection dropped): not the mail's fault,
+        // so no attempt is counted, or a large mail on a flaky line would end up skipped. Ending the
+        // session makes the watcher reconnect and fetch it again.
+        throw cause ?? err;
+      }
       const attempts = (this.failedDeliveries.get(uid) ?? 0) + 1;
       const giveUp = attempts >= this.maxDeliveryAttempts;
-      const cause = isM365MailError(err) ? err : undefined;
       this.reportError(new M365MailError(
         `Handing over mail UID ${uid} failed (attempt ${attempts} of ${this.maxDeliveryAttempts})${giveUp ? '; skipping it' : '; will retry'}: ${err instanceof Error ? err.message : String(err)}`,
         { kind: cause?.kind ?? 'unknown', fix: cause?.fix, retryable: !giveUp, cause: err },

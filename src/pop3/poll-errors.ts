@@ -6,6 +6,7 @@
 import { errorFromServerResponse } from '../auth/diagnose';
 import { M365MailError, isM365MailError } from '../auth/errors';
 import { parseThrottleHint } from '../util/backoff';
+import { explainAccessToken } from '../auth/token-explainer';
 
 /** How long to hold off after a throttling answer that named no delay (as src/auth/diagnose does). */
 export const DEFAULT_THROTTLE_DELAY_MS = 60_000;
@@ -52,5 +53,21 @@ export function withAccountFix(error: M365MailError, appOnly: boolean | undefine
   if (diagnosed.kind !== error.kind || !diagnosed.fix) return error;
   return new M365MailError(error.message, {
     kind: error.kind, fix: diagnosed.fix, code: error.code, retryable: error.retryable, retryAfterMs: error.retryAfterMs, cause: error,
+  });
+}
+
+/**
+ * Exchange answers every refused token with the same words, whatever is wrong with it. When the
+ * token itself shows why (issued for Microsoft Graph or another resource, or without the POP
+ * permission), the error names that, with its fix text, and keeps the server's answer. Only the
+ * token's claims are read; the token never appears in the error.
+ */
+export function explainRefusedToken(error: M365MailError, accessToken: string): M365MailError {
+  if (error.kind !== 'auth-failed') return error;
+  const problem = explainAccessToken(accessToken, { protocol: 'pop3' }).problems
+    .find((p) => p.kind === 'wrong-audience' || p.kind === 'missing-permission');
+  if (!problem) return error;
+  return new M365MailError(`${problem.message} ${error.message}`, {
+    kind: problem.kind, fix: problem.fix, code: error.code, retryable: false, cause: error,
   });
 }

@@ -8,7 +8,7 @@ import type { M365MailError } from '../auth/errors';
 import type { AccessTokenSource } from '../auth/token-source';
 import { Pop3Client, type Pop3ClientOptions, type Pop3SocketFactory } from './client';
 import type { Pop3Logger } from './connection';
-import { callsForFreshToken, toPop3PollError } from './poll-errors';
+import { callsForFreshToken, explainRefusedToken, toPop3PollError } from './poll-errors';
 
 /** The part of Pop3Client a poll uses; a narrow type so tests can supply a scripted fake. */
 export interface Pop3SessionClient {
@@ -99,10 +99,15 @@ async function connectOnce(settings: Pop3SessionSettings, forceRefresh: boolean,
   options.onClient(client);
   try {
     await client.connect();
+  } catch (error) {
+    client.close();
+    throw toPop3PollError(error, 'connect');
+  }
+  try {
     await client.authXOAuth2(settings.mailbox, token);
   } catch (error) {
     client.close();
-    throw toPop3PollError(error, 'login');
+    throw explainRefusedToken(toPop3PollError(error, 'login'), token);
   }
   return client;
 }

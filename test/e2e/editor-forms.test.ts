@@ -172,8 +172,10 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await editor.deploy();
     await editor.status(imapId).filter({ hasText: 'watching' }).waitFor({ timeout: 20000 });
 
-    await bed.dovecot.deliver(USERS.alice, mail('Browser test mail', 'Hello from the browser test'));
+    // The sidebar starts empty, so what shows up is the delivered mail.
     await editor.showSidebar('debug');
+    await editor.clearDebug();
+    await bed.dovecot.deliver(USERS.alice, mail('Browser test mail', 'Hello from the browser test'));
     await editor.debugMessage('Hello from the browser test').waitFor({ timeout: 20000 });
     await shoot('debug-sidebar-mail');
   });
@@ -193,19 +195,25 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await editor.cancelTray();
   });
 
-  it('adds a pop3 in node that reuses the account and deploys it', async function () {
+  it('adds a pop3 in node that reuses the account, deploys it and shows the mailbox\'s mail in the debug sidebar', async function () {
     pop3Id = await editor.addFromPalette('m365-pop3-in', 220, 220);
     await editor.edit(pop3Id);
-    // The only account is preselected.
-    await editor.tray().locator('#node-input-account').locator('option:checked', { hasText: 'Contoso (app-only)' }).waitFor({ state: 'attached' });
+    await input('node-input-account').selectOption({ label: 'Contoso (app-only)' });
     await input('node-input-mailbox').fill(daemon.mailbox);
     assert.equal(await editor.tray().locator('#node-input-folder').count(), 0, 'POP3 has no folder');
+    await input('node-input-mode').selectOption('trigger');
+    await input('node-input-interval').waitFor({ state: 'hidden' });
+    await input('node-input-mode').selectOption('poll');
     await shoot('pop3-in-form');
     await editor.confirmTray();
-    await editor.wire(pop3Id, debugId);
-    await editor.deploy();
     assert.equal(await editor.node(pop3Id).locator('.red-ui-flow-node-label').textContent(), `${USERS.alice} (POP3)`);
-    await editor.status(pop3Id).waitFor();
+    const pop3DebugId = await editor.addFromPalette('debug', 560, 220);
+    await editor.wire(pop3Id, pop3DebugId);
+    await editor.clearDebug();
+    await editor.deploy();
+    // The first poll sends what is in the mailbox: the mail delivered in the IMAP test.
+    const pop3DebugName = await editor.node(pop3DebugId).locator('.red-ui-flow-node-label').textContent();
+    await editor.debugMessage('Hello from the browser test').filter({ hasText: `node: ${pop3DebugName}` }).waitFor({ timeout: 20000 });
     assert.doesNotMatch(nodeRed!.log(), /\[error\]/);
   });
 
@@ -252,6 +260,21 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     for (const s of steps) assert.ok(s.ok, `step ${s.step} green: ${s.text}`);
     assert.match(steps.find((s) => s.step === 'explain')?.text ?? '', /IMAP\.AccessAsUser\.All/);
 
+    await editor.tray().locator('#m365-signout').click();
+    await editor.tray().locator('#m365-signin-status').filter({ hasText: 'Not signed in' }).waitFor();
+    assert.ok(await editor.tray().locator('#m365-signin').isVisible(), 'Sign in offered again');
+  });
+
+  it('signs in through the browser (auth code): Microsoft\'s page opens in a new window and the dialog hears back', async function () {
+    await input('node-config-input-authType').selectOption('auth-code');
+    const redirectUri = await editor.tray().locator('#m365-redirect-uri').innerText();
+    assert.equal(redirectUri, `${nodeRed!.url}/m365-mail/auth-code/callback`);
+    const [signInWindow] = await Promise.all([context.waitForEvent('page'), editor.tray().locator('#m365-signin').click()]);
+    await signInWindow.locator('#username').fill(USERS.alice);
+    await signInWindow.locator('#password').fill(USER_PASSWORD);
+    await signInWindow.locator('#signin').click();
+    await editor.tray().locator('#m365-signed-in-as').filter({ hasText: USERS.alice }).waitFor({ timeout: 20000 });
+    if (!signInWindow.isClosed()) await signInWindow.close();
     await editor.tray().locator('#m365-signout').click();
     await editor.tray().locator('#m365-signin-status').filter({ hasText: 'Not signed in' }).waitFor();
     await editor.cancelTray();

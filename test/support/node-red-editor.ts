@@ -115,6 +115,12 @@ export class NodeRedEditor {
     await this.page.locator(`#red-ui-tab-${tab}-link-button`).click();
   }
 
+  /** Empties the debug sidebar (its "clear all" button). */
+  async clearDebug(): Promise<void> {
+    await this.page.locator('#red-ui-sidebar-debug-clear').click();
+    await this.page.locator('.red-ui-debug-msg').first().waitFor({ state: 'detached' });
+  }
+
   /** Debug sidebar messages containing `text`. */
   debugMessage(text: string): Locator {
     return this.page.locator('.red-ui-debug-msg', { hasText: text });

@@ -161,6 +161,24 @@ export class TcpProxy extends EventEmitter {
     });
   }
 
+  /** Like `when`, but gives up after `timeoutMs` (resolving undefined; the trigger is removed). */
+  whenWithin(direction: Direction, pattern: RegExp, timeoutMs: number, options: { cutAfterBytes?: number } = {}): Promise<ProxiedConnection | undefined> {
+    return new Promise((resolve) => {
+      const trigger: Trigger = {
+        direction, pattern, cutAfterBytes: options.cutAfterBytes,
+        resolve: (connection) => {
+          clearTimeout(timer);
+          resolve(connection);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.triggers.delete(trigger);
+        resolve(undefined);
+      }, timeoutMs);
+      this.triggers.add(trigger);
+    });
+  }
+
   /** Forgets triggers that never fired (so they cannot fire in a later phase). */
   clearTriggers(): void {
     this.triggers.clear();

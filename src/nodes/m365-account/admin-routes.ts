@@ -2,7 +2,8 @@ import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import { isAppOnly, validateAccountConfig, type AccountConfig, type AccountCredentials } from '../../auth/account-config';
 import { M365MailError, isM365MailError } from '../../auth/errors';
-import type { M365TokenProvider } from '../../auth/token-provider';
+import { bindingId } from '../../auth/token-cache';
+import { signInBinding, type M365TokenProvider } from '../../auth/token-provider';
 import { runConnectionTest } from '../../diagnostics/connection-test';
 import { listFolders } from '../../imap/folders';
 import { createAccountTokenProvider, toAccountConfig, type AccountNode } from './runtime';
@@ -24,6 +25,13 @@ function errorBody(error: unknown): ErrorBody {
 }
 
 const accountIdOf = (req: Request): string => String(req.params.id);
+
+/** Whether two configurations share a stored sign-in (same app registration, tenant and cloud). */
+function sameSignIn(a: AccountConfig, b: AccountConfig): boolean {
+  const left = signInBinding(a);
+  const right = signInBinding(b);
+  return left !== undefined && right !== undefined && bindingId(left) === bindingId(right);
+}
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -110,10 +118,18 @@ export function registerAdminRoutes(RED: NodeAPI): void {
 
   RED.httpAdmin.get(`${BASE}/accounts/:id/sign-in`, read, (req: Request, res: Response) => {
     void (async () => {
-      const pending = sessions.status(accountIdOf(req));
-      if (pending) return res.json(pending);
-      const node = deployed(accountIdOf(req));
-      if (!node || node.problems.length > 0 || isAppOnly(node.accountConfig.authType)) return res.json({ state: 'signed-out' });
+      const id = accountIdOf(req);
+      const node = deployed(id);
+      const usable = node !== undefined && node.problems.length === 0;
+      const session = sessions.status(id);
+      // A sign-in in progress or just failed is what the editor wants to see. A finished one was
+      // made for the form's settings: it speaks for the account until they are deployed (the
+      // deployed account still has other ones). Otherwise the deployed account answers from its
+      // stored sign-in — which is gone after a sign-out or once another app, tenant or cloud was deployed.
+      if (session && (session.state !== 'signed-in' || !usable)) return res.json(session);
+      const signedIn = sessions.signedIn(id);
+      if (session && node && signedIn && node.startedAt < signedIn.at && !sameSignIn(signedIn.config, node.accountConfig)) return res.json(session);
+      if (!node || !usable || isAppOnly(node.accountConfig.authType)) return res.json({ state: 'signed-out' });
       const account = await node.tokenProvider().getAccount();
       return res.json(account ? { state: 'signed-in', username: account.username } : { state: 'signed-out' });
     })().catch((error: unknown) => res.status(400).json(errorBody(error)));

@@ -92,7 +92,7 @@ RED.nodes.registerType<AccountProps, AccountCredentials>('m365-account', {
   },
   oneditprepare: function () {
     ensureStyles();
-    const node = this as AccountProps & AccountDialogState;
+    const node = this as typeof this & AccountDialogState;
     const authType = (): string => fieldValue('authType') || 'client-secret';
 
     field('cloud').on('change', () => applyCloudEndpoints(fieldValue('cloud'), authType()));

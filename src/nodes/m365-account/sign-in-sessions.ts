@@ -14,7 +14,10 @@ export interface SignInStatus {
 }
 
 interface Session {
+  config: AccountConfig;
   configKey: string;
+  /** When the sign-in succeeded (ms since epoch). */
+  signedInAt?: number;
   provider: M365TokenProvider;
   status: SignInStatus;
   authState?: string;
@@ -35,7 +38,7 @@ export class SignInSessions {
     this.drop(accountId);
     const started = await provider.startDeviceCode();
     const session: Session = {
-      configKey: JSON.stringify(config), provider,
+      config, configKey: JSON.stringify(config), provider,
       status: { state: 'pending', userCode: started.userCode, verificationUri: started.verificationUri, message: started.message },
       cancel: () => started.cancel(),
     };
@@ -50,7 +53,7 @@ export class SignInSessions {
   async startAuthCode(accountId: string, config: AccountConfig, provider: M365TokenProvider, redirectUri: string): Promise<SignInStatus> {
     this.drop(accountId);
     const started = await provider.startAuthCode(redirectUri);
-    const session: Session = { configKey: JSON.stringify(config), provider, status: { state: 'pending', url: started.url }, authState: started.state };
+    const session: Session = { config, configKey: JSON.stringify(config), provider, status: { state: 'pending', url: started.url }, authState: started.state };
     this.sessions.set(accountId, session);
     return session.status;
   }
@@ -75,6 +78,12 @@ export class SignInSessions {
     return this.sessions.get(accountId)?.status;
   }
 
+  /** The configuration and time of this account's finished sign-in, if it succeeded. */
+  signedIn(accountId: string): { config: AccountConfig; at: number } | undefined {
+    const session = this.sessions.get(accountId);
+    return session?.signedInAt !== undefined ? { config: session.config, at: session.signedInAt } : undefined;
+  }
+
   /** A provider that holds a sign-in made for exactly this configuration, if any. */
   providerFor(accountId: string, config: AccountConfig): M365TokenProvider | undefined {
     const session = this.sessions.get(accountId);
@@ -89,6 +98,7 @@ export class SignInSessions {
 
   private finish(accountId: string, session: Session, account: SignedInAccount): void {
     session.status = { state: 'signed-in', username: account.username };
+    session.signedInAt = Date.now();
     session.authState = undefined;
     this.expireLater(accountId, session);
   }

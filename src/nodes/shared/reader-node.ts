@@ -84,8 +84,10 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
       });
       node.send(msg as unknown as Record<string, unknown>);
     } catch (error) {
-      // An unreadable mail is reported on its own and counts as handled; anything else (e.g. the
-      // attachment folder cannot be written) is retried by the engine.
+      // An unreadable mail is reported here and counts as handled. Anything else (the attachment
+      // folder cannot be written, the download broke off) goes back to the engine, which retries
+      // and reports it once, with the attempt count, unless the connection simply dropped.
+      if (isM365MailError(error) && error.kind !== 'mail-parse') throw error;
       const wrapped = reportError(node, error, { mail: { ...meta, flags: meta.flags ? [...meta.flags] : undefined } });
       if (wrapped.kind !== 'mail-parse') throw wrapped;
     }

@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestNode } from 'node-red-node-test-helper';
 import { USERS } from '../../env/identity/directory';
 import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
 import {
-  approveOnDeviceLoginPage, getJson, postJson, redeploy, serveAdminApp, signInOnAuthorizePage, waitFor, type AdminServer,
+  approveOnDeviceLoginPage, callsOf, getJson, lastStatus, postJson, redeploy, serveAdminApp, signInOnAuthorizePage, waitFor, type AdminServer,
 } from './account-support';
 
 function mail(subject: string): string {
@@ -24,8 +23,6 @@ function mail(subject: string): string {
   ].join('\r\n');
 }
 
-const statusTexts = (node: TestNode): string[] => (node.status.args ?? []).map((c) => JSON.stringify(c[0]));
-const errorTexts = (node: TestNode): string[] => (node.error.args ?? []).map((c) => String(c[0]));
 
 describe('m365-account sign-in methods end to end (Node-RED runtime, test bed)', function () {
   this.timeout(20000);
@@ -56,7 +53,7 @@ describe('m365-account sign-in methods end to end (Node-RED runtime, test bed)',
   /** A reader in trigger mode: waits until it watches, delivers a mail, triggers, returns the msg. */
   async function readOneMail(subject: string): Promise<Record<string, unknown>> {
     const reader = helper.getNode('in');
-    await waitFor(() => statusTexts(reader).some((s) => /watching/.test(s)), 'the reader to be watching');
+    await waitFor(() => lastStatus(reader) === 'common.status.watching', 'the reader to be watching');
     const out = helper.getNode('out');
     const received = new Promise<Record<string, unknown>>((resolve) => out.on('input', resolve));
     await bed.dovecot.deliver(USERS.alice, mail(subject));
@@ -77,7 +74,7 @@ describe('m365-account sign-in methods end to end (Node-RED runtime, test bed)',
       const msg = await readOneMail(`Hello ${label}`);
       assert.equal(msg.topic, `Hello ${label}`);
       assert.equal((msg.mail as { mailbox: string }).mailbox, USERS.alice);
-      assert.deepEqual(errorTexts(helper.getNode('in')), []);
+      assert.deepEqual(callsOf(helper.getNode('in'), 'error'), []);
       const signIn = await getJson(api('/sign-in'));
       assert.equal(signIn.body.state, 'signed-out', 'app-only accounts have no signed-in user');
     });
@@ -132,6 +129,42 @@ describe('m365-account sign-in methods end to end (Node-RED runtime, test bed)',
     const token = after.find((s) => s.step === 'token');
     assert.equal(token?.ok, false);
     assert.equal(token?.kind, 'sign-in-required');
+  });
+
+  it('keeps a sign-in made for unsaved settings until they are deployed, and forgets it for another tenant or a deleted account', async function () {
+    const account = bed.accountFor('public');
+    const byGuid = account.node('acc');
+    const byDomain = { ...byGuid, tenant: 'contoso.com' };
+    const signInWith = async (body: unknown): Promise<void> => {
+      const started = await postJson(api('/sign-in'), body);
+      assert.equal(started.body.state, 'pending', started.text);
+      bed.identity.approveDeviceCode(String(started.body.userCode), USERS.alice);
+      await waitFor(async () => (await getJson(api('/sign-in'))).body.state === 'signed-in', 'the sign-in to finish');
+    };
+    await helper.load(builtNodes(), [byGuid], { acc: {} });
+
+    // The editor's form names the tenant by domain (not deployed yet): its sign-in shows meanwhile.
+    await signInWith({ settings: byDomain });
+    assert.deepEqual((await getJson(api('/sign-in'))).body, { state: 'signed-in', username: USERS.alice });
+    const undeployed = ((await postJson(api('/test'), { mailbox: '' })).body.steps as Array<{ step: string; kind?: string }>).find((s) => s.step === 'token');
+    assert.equal(undeployed?.kind, 'sign-in-required', 'the deployed account (tenant by GUID) has no sign-in');
+
+    // Deployed, the account uses that sign-in.
+    await redeploy([byDomain], { acc: {} });
+    assert.deepEqual((await getJson(api('/sign-in'))).body, { state: 'signed-in', username: USERS.alice });
+    const steps = (await postJson(api('/test'), { mailbox: '' })).body.steps as Array<{ ok: boolean }>;
+    assert.ok(steps.length === 6 && steps.every((s) => s.ok), JSON.stringify(steps));
+
+    // Back to another tenant spelling = another binding: the stored sign-in is forgotten.
+    await redeploy([byGuid], { acc: {} });
+    await waitFor(() => !existsSync(tokenFile()), 'the stale sign-in to be deleted');
+    assert.deepEqual((await getJson(api('/sign-in'))).body, { state: 'signed-out' });
+
+    // A deleted account takes its sign-in with it.
+    await signInWith({});
+    assert.ok(existsSync(tokenFile()));
+    await redeploy([], {});
+    assert.ok(!existsSync(tokenFile()), 'the sign-in of the deleted account is gone');
   });
 
   it('reports a device code the user declined as failed with a fix', async function () {

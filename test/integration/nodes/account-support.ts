@@ -158,7 +158,8 @@ export function leaksIn(haystack: string, secrets: Record<string, string[]>): st
     for (const value of values) {
       for (const needle of needlesOf(value)) {
         const at = haystack.indexOf(needle);
-        if (at >= 0) found.push(`${label} at …${haystack.slice(Math.max(0, at - 60), at)}…`);
+        // The context is shown with long base64-like runs masked, so a failure does not print secrets.
+        if (at >= 0) found.push(`${label} after "…${haystack.slice(Math.max(0, at - 60), at).replace(/[A-Za-z0-9+/_.~-]{16,}/g, '***')}"`);
       }
     }
   }
@@ -169,4 +170,25 @@ export function leaksIn(haystack: string, secrets: Record<string, string[]>): st
 export function redeploy(flow: unknown[], credentials: Record<string, unknown>): Promise<void> {
   return (helper as unknown as { setFlows(flow: unknown[], type: string, credentials: Record<string, unknown>): Promise<void> })
     .setFlows(flow, 'full', credentials);
+}
+
+interface SpyCall {
+  thisValue: unknown;
+  args: unknown[];
+}
+
+/**
+ * First arguments of `node.status(...)` / `node.error(...)` calls made by this node. The helper's
+ * spies sit on Node.prototype, so `node.status.args` holds the calls of every node.
+ */
+export function callsOf(node: object, method: 'status' | 'error' | 'warn' | 'send'): unknown[] {
+  const spy = (node as Record<string, unknown>)[method] as { getCalls?: () => SpyCall[] } | undefined;
+  return (spy?.getCalls?.() ?? []).filter((call) => call.thisValue === node).map((call) => call.args[0]);
+}
+
+/** The node's last status text (an i18n key such as common.status.watching), if any. */
+export function lastStatus(node: object): string | undefined {
+  const calls = callsOf(node, 'status');
+  const last = calls[calls.length - 1] as { text?: string } | undefined;
+  return last?.text;
 }

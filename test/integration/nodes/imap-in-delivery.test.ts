@@ -4,6 +4,7 @@
  * and short-lived tokens. Each test watches its own folder so the tests cannot see each other's mail.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { startTestBed, type TestBed } from '../../env/testbed';
 import { USERS } from '../../env/identity/directory';
 import { builtNodes, helper } from '../../support/helper';
@@ -108,6 +109,27 @@ describe('m365-imap-in delivers every mail exactly once (Node-RED runtime, test 
     assertExactlyOnce(out.topics, [...subjects, 'sentinel']);
     const uids = out.uids;
     for (let i = 1; i < uids.length; i++) assert.ok(uids[i] > uids[i - 1], 'UID order survives the reconnect');
+  });
+
+  it('hands over a large mail exactly once when the connection drops while it is being downloaded', async function () {
+    const folder = 'KickedLarge';
+    const large = mail('large', { attachments: [{ filename: 'big.bin', content: randomBytes(20 * 1000 * 1000) }] });
+    await bed.dovecot.deliver(USERS.alice, large, { folder });
+    await helper.load(builtNodes(), flowWith(bed.accountFor('daemon'), imapInNode('in', { folder, criteria: 'all' })),
+      { acc: bed.accountFor('daemon').credentials });
+    const node = helper.getNode('in');
+    const out = new Collector(helper.getNode('out'));
+    // "1 new" is shown when the check found the mail and starts fetching it.
+    await waitForStatus(node, /status\.new/);
+    await bed.dovecot.kick(USERS.alice);
+    assert.equal(out.received.length, 0, 'kicked before the mail was handed over');
+    await out.waitForCount(1, 20000);
+    await sentinel(folder, out);
+    const heldAgainstTheMail = errorTexts(node).filter((t) => /Handing over|Reading the mail/.test(t));
+    assert.deepEqual(heldAgainstTheMail, [], 'a broken download is not reported as a failed hand-over');
+    assertExactlyOnce(out.topics, ['large', 'sentinel']);
+    const attachment = (out.received[0].msg.attachments as Array<{ size: number }>)[0];
+    assert.equal(attachment.size, 20 * 1000 * 1000, 'the whole attachment arrived');
   });
 
   it('catches up exactly once after Dovecot restarts, including mail delivered while it was down', async function () {

@@ -1,26 +1,20 @@
+/**
+ * m365-imap-in in the Node-RED runtime (node-red-node-test-helper) against the test bed: push
+ * delivery, input control (check now, pause, resume), errors to Catch, and a quick close.
+ */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startTestBed, type TestBed } from '../../env/testbed';
 import { USERS } from '../../env/identity/directory';
 import { builtNodes, helper } from '../../support/helper';
-import { Collector, assertExactlyOnce, errorTexts, mail as testMail, statusTexts, waitFor, waitForStatus } from './imap-in-support';
+import { Collector, assertExactlyOnce, errorTexts, mail, statusTexts, tempDir, waitFor, waitForStatus, type TempDir } from './imap-in-support';
 
+// After a check the node shows "watching", or "n new" when that check emitted mail.
 const IDLING = /status\.(watching|new)/;
-
-function mail(subject: string, body = 'Hello from the test bed'): string {
-  return [
-    'From: Sender <sender@example.com>', `To: ${USERS.alice}`, `Subject: ${subject}`,
-    `Message-ID: <${subject.replace(/\W/g, '')}@example.com>`, 'Date: Mon, 23 Nov 2026 10:00:00 +0000',
-    'Content-Type: text/plain; charset=utf-8', '', body, '',
-  ].join('\r\n');
-}
 
 describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
   this.timeout(30000);
   let bed: TestBed;
-  let userDir: string;
+  let userDir: TempDir;
 
   before(async function () {
     bed = await startTestBed();
@@ -29,12 +23,12 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
     await bed?.stop();
   });
   beforeEach(function () {
-    userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-nr-'));
-    helper.settings({ userDir });
+    userDir = tempDir('m365-nr-');
+    helper.settings({ userDir: userDir.path });
   });
   afterEach(async function () {
     await helper.unload();
-    rmSync(userDir, { recursive: true, force: true });
+    userDir.remove();
   });
 
   it('emits a mail delivered while idling, with the contract fields', async function () {
@@ -47,14 +41,7 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
     await helper.load(builtNodes(), flow, { acc: account.credentials });
     const out = helper.getNode('out');
     const inNode = helper.getNode('in');
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        const calls = (inNode.status as { args?: unknown[][] }).args ?? [];
-        if (calls.some((c) => /watching/.test(JSON.stringify(c[0])))) resolve();
-        else setTimeout(check, 50);
-      };
-      check();
-    });
+    await waitForStatus(inNode, /watching/);
     const received = new Promise<Record<string, unknown>>((resolve) => out.on('input', resolve));
     const deliveredAt = Date.now();
     await bed.dovecot.deliver(USERS.alice, mail('Pushed'));
@@ -100,7 +87,7 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
   it('in trigger mode emits only when a msg comes in, and copies nothing of that msg', async function () {
     const folder = 'Triggered';
     const { node, out, seen } = await loadWithWitness(folder, { mode: 'trigger' });
-    await bed.dovecot.deliver(USERS.alice, testMail('waits for trigger'), { folder });
+    await bed.dovecot.deliver(USERS.alice, mail('waits for trigger'), { folder });
     await seen.waitForCount(1);
     assert.equal(out.received.length, 0, 'nothing emitted without an input msg');
     (node as { receive(msg: unknown): void }).receive({ payload: 'go', topic: 'trigger topic', secret: 'do-not-copy' });
@@ -109,7 +96,7 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
     assert.equal(msg.topic, 'waits for trigger');
     assert.equal(msg.secret, undefined, 'properties of the input msg are not copied');
     (node as { receive(msg: unknown): void }).receive({ payload: 'again' });
-    await bed.dovecot.deliver(USERS.alice, testMail('second'), { folder });
+    await bed.dovecot.deliver(USERS.alice, mail('second'), { folder });
     await seen.waitForCount(2);
     (node as { receive(msg: unknown): void }).receive({});
     await out.waitForCount(2);
@@ -119,19 +106,20 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
   it('stops watching on "pause" and catches up exactly once on "resume"', async function () {
     const folder = 'Paused';
     const { node, out, seen } = await loadWithWitness(folder, { mode: 'idle' });
-    await bed.dovecot.deliver(USERS.alice, testMail('before pause'), { folder });
+    await bed.dovecot.deliver(USERS.alice, mail('before pause'), { folder });
     await out.waitForCount(1);
     const sessionsBefore = await aliceSessions();
     const statusesBefore = statusTexts(node).length;
     (node as { receive(msg: unknown): void }).receive({ payload: 'pause' });
     await waitForStatus(node, /paused/, statusesBefore);
-    await waitFor(async () => (await aliceSessions()) === sessionsBefore - 1, 'the paused node to log out');
-    await bed.dovecot.deliverMany(USERS.alice, ['while paused 1', 'while paused 2'].map((s) => testMail(s)), { folder });
+    // At most: a session of an earlier test may still be on its way out too.
+    await waitFor(async () => (await aliceSessions()) <= sessionsBefore - 1, 'the paused node to log out');
+    await bed.dovecot.deliverMany(USERS.alice, ['while paused 1', 'while paused 2'].map((s) => mail(s)), { folder });
     await seen.waitForCount(3);
     assert.equal(out.received.length, 1, 'a paused node emits nothing');
     (node as { receive(msg: unknown): void }).receive({ payload: ' Resume ' });
     await out.waitForCount(3);
-    await bed.dovecot.deliver(USERS.alice, testMail('after resume'), { folder });
+    await bed.dovecot.deliver(USERS.alice, mail('after resume'), { folder });
     await seen.waitForCount(4);
     await out.waitForCount(4);
     assertExactlyOnce(out.topics, ['before pause', 'while paused 1', 'while paused 2', 'after resume']);
@@ -163,14 +151,17 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
       account.node('acc'),
       { id: 'in', z: 'tab', type: 'm365-imap-in', account: 'acc', mailbox: USERS.alice, folder: 'INBOX', mode: 'idle', criteria: 'new', wires: [['out']] },
       { id: 'out', z: 'tab', type: 'helper' },
-      { id: 'catch', z: 'tab', type: 'catch', scope: ['in'], uncaught: false, wires: [['caught']] },
+      { id: 'catcher', z: 'tab', type: 'catch', scope: ['in'], uncaught: false, wires: [['caught']] },
       { id: 'caught', z: 'tab', type: 'helper' },
     ], { acc: { clientSecret: 'not-the-secret' } });
     const caught = new Collector(helper.getNode('caught'));
     await caught.waitForCount(1);
-    const error = caught.received[0].msg.error as { kind: string; fix?: string; message: string };
-    assert.equal(error.kind, 'invalid-secret', `kind of: ${error.message}`);
-    assert.ok(error.fix && /secret/i.test(error.fix), 'the fix text tells what to do');
+    // Node-RED sets msg.error to {message, source} and keeps the node's own msg.error as msg._error.
+    const caughtMsg = caught.received[0].msg as { error: { message: string; source: { id: string } }; _error: { kind: string; fix?: string } };
+    assert.equal(caughtMsg.error.source.id, 'in');
+    assert.equal(caughtMsg._error.kind, 'invalid-secret', `kind of: ${caughtMsg.error.message}`);
+    assert.ok(caughtMsg._error.fix && /secret/i.test(caughtMsg._error.fix), 'the fix text tells what to do');
+    assert.ok(caughtMsg.error.message.includes(caughtMsg._error.fix), 'the text in msg.error carries the fix too');
     assert.ok(!JSON.stringify(caught.received[0].msg).includes('not-the-secret'), 'the secret is not in the error');
     await waitForStatus(helper.getNode('in'), /errorKind\.invalid-secret/);
   });

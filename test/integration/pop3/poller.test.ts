@@ -185,18 +185,39 @@ describe('pop3 Pop3Poller against Dovecot with XOAUTH2 and a real MSAL token', f
 
   it('reports a refused token as auth-failed with a fix text after one retry with a fresh token', async () => {
     const requests: boolean[] = [];
-    const graphTokens: AccessTokenSource = {
+    // A well-formed Exchange token for bob, who has no access to alice's mailbox: only the server knows why.
+    const refusedTokens: AccessTokenSource = {
       getAccessToken: async (_protocol, options) => {
         requests.push(options?.forceRefresh === true);
-        return bed.identity.mintAccessToken({ aud: 'https://graph.microsoft.com' });
+        return bed.identity.mintAccessToken({ aud: 'https://outlook.office365.com', upn: USERS.bob });
       },
     };
-    const h = poll({ tokenSource: graphTokens });
+    const h = poll({ tokenSource: refusedTokens });
     await h.poller.checkNow();
     assert.deepEqual(requests, [false, true]);
     assert.equal(h.errors.length, 1);
     assert.equal(h.errors[0].kind, 'auth-failed');
     assert.match(h.errors[0].fix, /POP\.AccessAsApp/);
+    assert.equal(h.poller.state, 'error');
+  });
+
+  it('names a refused Graph token as wrong-audience with its fix text, without asking for a fresh token', async () => {
+    const requests: boolean[] = [];
+    const graphToken = bed.identity.mintAccessToken({ aud: 'https://graph.microsoft.com' });
+    const graphTokens: AccessTokenSource = {
+      getAccessToken: async (_protocol, options) => {
+        requests.push(options?.forceRefresh === true);
+        return graphToken;
+      },
+    };
+    const h = poll({ tokenSource: graphTokens });
+    await h.poller.checkNow();
+    assert.deepEqual(requests, [false], 'the same configuration would only get another Graph token');
+    assert.equal(h.errors.length, 1);
+    assert.equal(h.errors[0].kind, 'wrong-audience');
+    assert.match(h.errors[0].message, /Microsoft Graph, not for Exchange Online\. POP3 AUTH failed: -ERR \[AUTH\]/);
+    assert.match(h.errors[0].fix, /never User\.Read or another Graph scope/);
+    assert.ok(!`${h.errors[0].message} ${h.errors[0].fix}`.includes(graphToken.split('.')[2]), 'no token in the error');
     assert.equal(h.poller.state, 'error');
   });
 });

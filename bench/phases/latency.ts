@@ -1,0 +1,114 @@
+/**
+ * Push latency: a mail is written into the folder (the instant Dovecot can see it) and we time
+ * how long until each watcher emitted it. Three watchers run at once, each in its own process:
+ * m365-imap-in (IDLE) on alice, node-red-node-email (IDLE, UNSEEN + mark read) on the bench
+ * user, and a minimal raw imapflow IDLE client on alice. The next mail goes in only after all
+ * three saw the last one (plus a short random gap), so they never compete for the same mail.
+ */
+import { USERS } from '../../test/env/identity/directory';
+import { BENCH_USER } from '../../test/env/testbed';
+import { LATENCY_FOLDER, type BenchBed } from '../bed';
+import { BaselineProcess } from '../child';
+import type { BenchConfig } from '../config';
+import { ACCOUNT_ID, emailIn, flow, imapIn, stamper } from '../flows';
+import { startBenchNodeRed, type BenchNodeRed, type Marker } from '../node-red';
+import { quantile, Results, round, seededRandom, sleep } from '../results';
+
+export function latencyMail(tag: string, index: number): string {
+  return [
+    'From: Latency Probe <probe@example.com>', `To: ${USERS.alice}`, `Subject: latency ${tag} ${index}`,
+    `Message-ID: <${tag}-${index}@latency.example>`, `Date: ${new Date().toUTCString()}`,
+    'Content-Type: text/plain; charset=utf-8', '', `Probe ${index}: how long from delivery to msg?`, '',
+  ].join('\r\n');
+}
+
+/** Waits until a marker with `id` arrived from `source` (a Node-RED or a baseline process). */
+export function seen(source: BenchNodeRed | BaselineProcess, id: string, timeoutMs: number): Promise<Marker | undefined> {
+  const match = (m: Marker): boolean => m.kind === 'msg' && m.args[0] === id;
+  const earlier = source.markers.find(match);
+  if (earlier) return Promise.resolve(earlier);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    const onMarker = (m: Marker): void => {
+      if (match(m)) finish(m);
+    };
+    const finish = (m: Marker | undefined): void => {
+      clearTimeout(timer);
+      source.off('marker', onMarker);
+      resolve(m);
+    };
+    source.on('marker', onMarker);
+  });
+}
+
+export interface LatencyFigures {
+  p50: number;
+  p95: number;
+  max: number;
+  missed: number;
+  samples: number[];
+}
+
+function figures(samples: number[], missed: number): LatencyFigures {
+  return { p50: quantile(samples, 0.5), p95: quantile(samples, 0.95), max: Math.max(...samples), missed, samples };
+}
+
+export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: Results): Promise<{ figures: Record<string, LatencyFigures>; oursRssMb?: number }> {
+  const ours = await startBenchNodeRed({ packages: ['ours'] });
+  const theirs = await startBenchNodeRed({ packages: ['email'] });
+  const raw = new BaselineProcess('imapflow-idle.ts', {
+    BENCH_HOST: bed.dovecot.host, BENCH_PORT: String(bed.dovecot.imapPort), BENCH_USER: USERS.alice,
+    BENCH_TOKEN: bed.aliceToken(), BENCH_FOLDER: LATENCY_FOLDER,
+  });
+  const random = seededRandom(42);
+  try {
+    await ours.deploy(flow(bed, [imapIn('reader', ACCOUNT_ID, { mailbox: USERS.alice, folder: LATENCY_FOLDER, criteria: 'new' }, 'stamp'), stamper('stamp')]));
+    await theirs.deploy(flow(bed, [emailIn('reader', bed, { folder: LATENCY_FOLDER, criteria: 'UNSEEN', disposition: 'Read' }, 'stamp'), stamper('stamp')], false));
+    await raw.waitFor('ready', 30_000);
+    const observers = { 'm365-imap-in': ours, 'node-red-node-email': theirs, 'imapflow IDLE': raw } as const;
+    // Warm-up: a first mail proves every watcher is connected and idling.
+    for (let attempt = 0; ; attempt++) {
+      const tag = `warm${attempt}`;
+      await bed.dovecot.deliver(USERS.alice, latencyMail(tag, 0), { folder: LATENCY_FOLDER });
+      await bed.dovecot.deliver(BENCH_USER.user, latencyMail(tag, 0), { folder: LATENCY_FOLDER });
+      const arrived = await Promise.all(Object.values(observers).map((o) => seen(o, `${tag}-0@latency.example`, 10_000)));
+      if (arrived.every(Boolean)) break;
+      if (attempt === 5) throw new Error('latency: the watchers did not all start');
+    }
+    const samples: Record<string, number[]> = { 'm365-imap-in': [], 'node-red-node-email': [], 'imapflow IDLE': [] };
+    const missed: Record<string, number> = { 'm365-imap-in': 0, 'node-red-node-email': 0, 'imapflow IDLE': 0 };
+    for (let i = 0; i < config.latencyMails; i++) {
+      const id = `lat-${i}@latency.example`;
+      const aliceAt = Date.now();
+      await bed.dovecot.deliver(USERS.alice, latencyMail('lat', i), { folder: LATENCY_FOLDER });
+      const benchAt = Date.now();
+      await bed.dovecot.deliver(BENCH_USER.user, latencyMail('lat', i), { folder: LATENCY_FOLDER });
+      const arrived = await Promise.all(Object.values(observers).map((o) => seen(o, id, 10_000)));
+      Object.keys(observers).forEach((name, k) => {
+        const marker = arrived[k];
+        if (!marker) missed[name]++;
+        else samples[name].push(marker.at - (name === 'node-red-node-email' ? benchAt : aliceAt));
+      });
+      await sleep(50 + random() * 150);
+    }
+    const out: Record<string, LatencyFigures> = {};
+    for (const name of Object.keys(samples)) out[name] = figures(samples[name], missed[name]);
+    results.detail('latency', Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { ...v, samples: v.samples }])));
+    const phase = `latency (${config.latencyMails} mails)`;
+    const rawP50 = out['imapflow IDLE'].p50;
+    const theirP50 = out['node-red-node-email'].p50;
+    for (const name of ['imapflow IDLE', 'node-red-node-email']) {
+      results.add({ phase, subject: `${name} p50 / p95`, value: `${out[name].p50} / ${out[name].p95}`, unit: 'ms', note: out[name].missed ? `${out[name].missed} missed` : undefined });
+    }
+    const ourP50 = out['m365-imap-in'].p50;
+    const met = ourP50 < theirP50 && ourP50 - rawP50 <= 150;
+    results.add({
+      phase, subject: 'm365-imap-in p50 / p95', value: `${ourP50} / ${out['m365-imap-in'].p95}`, unit: 'ms',
+      target: `p50 ${round(ourP50 - rawP50)} ms vs raw, ${round(ourP50 - theirP50)} ms vs (b); goal < (b) and ≤ raw + 150`, met,
+      note: out['m365-imap-in'].missed ? `${out['m365-imap-in'].missed} missed` : undefined,
+    });
+    return { figures: out, oursRssMb: ours.memory()?.rssMb };
+  } finally {
+    await Promise.allSettled([ours.stop(), theirs.stop(), raw.stop()]);
+  }
+}
