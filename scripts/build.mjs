@@ -2,12 +2,14 @@
 // template), icons and locales beside the JS. Type-checks with tsc in parallel unless --no-typecheck.
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
-import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'nodes');
+const target = path.join(root, 'nodes');
+// Built beside nodes/ and swapped in at the end, so a failed build never leaves nodes/ half empty.
+const out = path.join(root, `.nodes-build-${process.pid}`);
 const nodeTypes = ['m365-account', 'm365-imap-in', 'm365-pop3-in'];
 const typecheck = !process.argv.includes('--no-typecheck');
 
@@ -81,13 +83,18 @@ async function copyAssets() {
 }
 
 const started = Date.now();
-await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
-await Promise.all([
-  typecheck ? runTsc() : Promise.resolve(),
-  buildRuntime(),
-  ...nodeTypes.map(buildEditor),
-  copyAssets(),
-]);
-const files = await readdir(out);
+try {
+  await Promise.all([
+    typecheck ? runTsc() : Promise.resolve(),
+    buildRuntime(),
+    ...nodeTypes.map(buildEditor),
+    copyAssets(),
+  ]);
+  await rm(target, { recursive: true, force: true });
+  await rename(out, target);
+} finally {
+  await rm(out, { recursive: true, force: true });
+}
+const files = await readdir(target);
 console.log(`build: ${files.length} entries in nodes/ (${Date.now() - started} ms${typecheck ? ', type-checked' : ''})`);

@@ -8,14 +8,36 @@ export function runtimeTranslator(RED: NodeAPI): Translate {
 }
 
 /**
+ * What node.error gets: Node-RED copies its text into a Catch node's msg.error.message and its
+ * `code` into msg.error.code, so flows can switch on the kind. No cause or stack of the original
+ * error travels along (they could hold server answers).
+ */
+class ReportedError extends Error {
+  readonly code: string;
+
+  constructor(error: M365MailError) {
+    super(error.toString());
+    this.name = 'M365MailError';
+    this.code = error.kind;
+    this.stack = `${this.name}: ${this.message}`;
+  }
+
+  override toString(): string {
+    return this.message;
+  }
+}
+
+/**
  * Reports an error so that a Catch node gets it (node.error with a msg object) and the log shows
- * message + fix-it text. Unknown errors are wrapped; secrets are never part of these texts.
+ * message + fix-it text. The Catch node's msg has `error: {message, code: <kind>, source}` and the
+ * details as `_error: {message, kind, fix, code}` (Node-RED moves a msg's own `error` there).
+ * Unknown errors are wrapped; secrets are never part of these texts.
  */
 export function reportError(node: Node, error: unknown, msg: Record<string, unknown> = {}): M365MailError {
   const wrapped = isM365MailError(error)
     ? error
     : new M365MailError(error instanceof Error ? error.message : String(error), { kind: 'unknown', cause: error });
-  node.error(wrapped.toString(), { ...msg, error: { message: wrapped.message, kind: wrapped.kind, fix: wrapped.fix, code: wrapped.code } });
+  node.error(new ReportedError(wrapped), { ...msg, error: { message: wrapped.message, kind: wrapped.kind, fix: wrapped.fix, code: wrapped.code } });
   return wrapped;
 }
 

@@ -157,7 +157,8 @@ describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
     const caught = new Collector(helper.getNode('caught'));
     await caught.waitForCount(1);
     // Node-RED sets msg.error to {message, source} and keeps the node's own msg.error as msg._error.
-    const caughtMsg = caught.received[0].msg as { error: { message: string; source: { id: string } }; _error: { kind: string; fix?: string } };
+    const caughtMsg = caught.received[0].msg as { error: { message: string; code: string; source: { id: string } }; _error: { kind: string; fix?: string } };
+    assert.equal(caughtMsg.error.code, 'invalid-secret', 'msg.error.code carries the kind, for a switch node');
     assert.equal(caughtMsg.error.source.id, 'in');
     assert.equal(caughtMsg._error.kind, 'invalid-secret', `kind of: ${caughtMsg.error.message}`);
     assert.ok(caughtMsg._error.fix && /secret/i.test(caughtMsg._error.fix), 'the fix text tells what to do');
