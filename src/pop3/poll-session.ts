@@ -4,8 +4,9 @@
  * a cached token may be stale) is retried once with a force-refreshed token.
  */
 import type { Readable } from 'node:stream';
-import type { M365MailError } from '../auth/errors';
+import { M365MailError } from '../auth/errors';
 import type { AccessTokenSource } from '../auth/token-source';
+import type { Pop3Capabilities } from './capabilities';
 import { Pop3Client, type Pop3ClientOptions, type Pop3SocketFactory } from './client';
 import type { Pop3Logger } from './connection';
 import { callsForFreshToken, explainRefusedToken, toPop3PollError } from './poll-errors';
@@ -14,6 +15,7 @@ import { callsForFreshToken, explainRefusedToken, toPop3PollError } from './poll
 export interface Pop3SessionClient {
   readonly closed: boolean;
   connect(): Promise<string>;
+  capa(): Promise<Pop3Capabilities>;
   authXOAuth2(user: string, accessToken: string): Promise<void>;
   uidl(): Promise<Map<number, string>>;
   list(): Promise<Map<number, number>>;
@@ -99,6 +101,13 @@ async function connectOnce(settings: Pop3SessionSettings, forceRefresh: boolean,
   options.onClient(client);
   try {
     await client.connect();
+    // CAPA first (RFC 2449): a server without SASL XOAUTH2 gets a clear error, not a refused login.
+    const capabilities = await client.capa();
+    if (capabilities.saslMechanisms.length > 0 && !capabilities.saslMechanisms.includes('XOAUTH2')) {
+      throw new M365MailError(`The POP3 server offers no XOAUTH2 sign-in (SASL ${capabilities.saslMechanisms.join(' ')})`, {
+        kind: 'config', fix: 'Check the account\'s POP3 host and port: Exchange Online is outlook.office365.com:995 (see the cloud table).',
+      });
+    }
   } catch (error) {
     client.close();
     throw toPop3PollError(error, 'connect');

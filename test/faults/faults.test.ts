@@ -17,6 +17,9 @@ const FAULT_ROUNDS = Number(process.env.FAULTS_ROUNDS ?? 40);
 const TOKEN_LIFETIME_SEC = 8;
 const DELIVERY_INTERVAL_MS = 150;
 const TAB = 'faults-tab';
+const debug = (text: string): void => {
+  if (process.env.FAULTS_DEBUG) console.log(`      [faults ${new Date().toISOString().slice(11, 23)}] ${text}`);
+};
 
 type ProxyFault = 'cut-mid-fetch' | 'cut-mid-idle' | 'stall' | 'stall-then-cut' | 'refuse-new' | 'dovecot-restart' | 'node-red-kill';
 
@@ -138,7 +141,7 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
         await sleep(DELIVERY_INTERVAL_MS);
       }
     })();
-    assert.ok(await progress(red, 'imap', 3, 30_000), 'the IMAP node emits before any fault');
+    assert.ok(await progress(red, 'imap', 3, 30_000), `the IMAP node emits before any fault. Node-RED log:\n${red.log().slice(-3000)}`);
 
     const injected: Record<string, number> = {};
     const count = (kind: string): void => {
@@ -221,7 +224,9 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
           break;
       }
       // Each fault must heal: new mail comes out again before the next one is injected.
-      if (!(await progress(red, 'imap', 2, 20_000))) failures.push(`no IMAP progress after round ${round} (${fault})`);
+      const healed = await progress(red, 'imap', 2, 20_000);
+      if (!healed) failures.push(`no IMAP progress after round ${round} (${fault})`);
+      debug(`round ${round} ${fault}: ${healed ? 'healed' : 'NOT healed'}; emitted imap ${red.emissions.filter((e) => e.label === 'imap').length}, pop3 ${red.emissions.filter((e) => e.label === 'pop3').length}; injected ${JSON.stringify(injected)}`);
     }
     background = false;
     await Promise.all([pop3Cuts, identityFaults]);

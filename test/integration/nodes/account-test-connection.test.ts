@@ -148,6 +148,14 @@ describe('m365-account Test connection endpoint (Node-RED runtime, test bed)', f
     assert.ok(!response.text.includes(APPS.daemonNoServicePrincipal.secret));
   });
 
+  it('lists the folders of a mailbox for the editor\'s folder picker', async function () {
+    const account = await deploy();
+    const response = await fetch(`${admin.url}/m365-mail/accounts/acc/folders?mailbox=${encodeURIComponent(account.mailbox)}`);
+    const body = await response.json() as { folders: Array<{ path: string; name: string }> };
+    assert.equal(response.status, 200);
+    assert.ok(body.folders.some((f) => f.path === 'INBOX'), JSON.stringify(body));
+  });
+
   it('reports an account that is not deployed and sent no form as a config error', async function () {
     await deploy();
     const response = await postJson(`${admin.url}/m365-mail/accounts/nope/test`, { mailbox: USERS.alice });

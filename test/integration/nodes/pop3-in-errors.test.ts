@@ -51,9 +51,11 @@ describe('m365-pop3-in login errors (Node-RED runtime, test bed)', function () {
     assert.match(reported.text, /outlook\.office365\.com\/\.default/, 'the log line carries the fix-it text');
     const error = reported.msg.error as { kind: string; fix: string; message: string };
     assert.equal(error.kind, 'wrong-audience', error.message);
-    // The Catch node gets Node-RED's msg.error {message, source}; the node's own one is msg._error.
-    const caught = run.caught.received[0] as { error: { message: string; source: { id: string } }; _error: typeof error };
+    // The Catch node gets Node-RED's msg.error {message, code, source}, the kind as its code;
+    // the node's own details are msg._error.
+    const caught = run.caught.received[0] as { error: { message: string; code: string; source: { id: string } }; _error: typeof error };
     assert.equal(caught.error.source.id, 'in');
+    assert.equal(caught.error.code, 'wrong-audience');
     assert.equal(caught.error.message, reported.text);
     assert.deepEqual(caught._error, error);
     assert.match(error.fix, /never User\.Read or another Graph scope/);

@@ -62,10 +62,10 @@ describe('m365-pop3-in on the wire (Node-RED runtime, TLS-terminating recorder, 
     const tooLong = commands.filter((line) => Buffer.byteLength(line, 'latin1') + 2 > MAX_COMMAND_LINE_BYTES);
     assert.deepEqual(tooLong, [], 'no command line over 512 bytes, CRLF included');
     const verbs = [...new Set(commands.map((line) => line.split(' ')[0]))].sort();
-    assert.deepEqual(verbs, ['AUTH', 'DELE', 'LIST', 'QUIT', 'RETR', 'UIDL'], 'only these commands; no USER, PASS or APOP');
+    assert.deepEqual(verbs, ['AUTH', 'CAPA', 'DELE', 'LIST', 'QUIT', 'RETR', 'UIDL'], 'only these commands; no USER, PASS or APOP');
     assert.ok(commands.every((line) => line.startsWith('AUTH') ? line === 'AUTH XOAUTH2' : true), 'no initial response on the AUTH line');
     assert.equal(commands.filter((line) => line === 'QUIT').length, 2, 'both sessions end with QUIT');
-    assert.deepEqual(commands.slice(-3), ['AUTH XOAUTH2', 'UIDL', 'QUIT'], 'the empty poll signs in, lists and QUITs');
+    assert.deepEqual(commands.slice(-4), ['CAPA', 'AUTH XOAUTH2', 'UIDL', 'QUIT'], 'the empty poll asks CAPA, signs in, lists and QUITs');
 
     // The node's debug trace shows the same lines, the token hidden.
     const traced = debugLines(run.node).filter((line) => line.startsWith('POP3 C: ')).map((line) => line.slice('POP3 C: '.length));

@@ -10,6 +10,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { M365MailError } from '../../../src/auth/errors';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
 import type { Clock } from '../../../src/util/clock';
+import { parseCapabilities, type Pop3Capabilities } from '../../../src/pop3/capabilities';
 import type { Pop3ClientOptions } from '../../../src/pop3/client';
 import type { Pop3SessionClient } from '../../../src/pop3/poll-session';
 import {
@@ -124,6 +125,12 @@ export class FakeClient implements Pop3SessionClient {
     this.box.maxActive = Math.max(this.box.maxActive, this.box.active);
     this.listing = this.box.snapshot();
     return 'ready';
+  }
+
+  async capa(): Promise<Pop3Capabilities> {
+    this.assertOpen();
+    this.record('CAPA');
+    return parseCapabilities(['UIDL', 'SASL XOAUTH2']);
   }
 
   async authXOAuth2(_user: string, token: string): Promise<void> {

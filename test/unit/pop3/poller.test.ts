@@ -36,8 +36,8 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     const more = h.box.add(1);
     await h.poller.checkNow();
     assert.deepEqual(h.uidlsReceived(), [...uidls, ...more], 'only the new mail is emitted by the second poll');
-    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'AUTH', 'UIDL', 'LIST', 'RETR 1', 'RETR 2', 'RETR 3', 'QUIT']);
-    assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'AUTH', 'UIDL', 'LIST', 'RETR 4', 'QUIT']);
+    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'LIST', 'RETR 1', 'RETR 2', 'RETR 3', 'QUIT']);
+    assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'LIST', 'RETR 4', 'QUIT']);
     assert.equal(h.box.uidls.length, 4, 'keep leaves every mail on the server');
     assert.equal(h.poller.state, 'watching');
   });
@@ -46,7 +46,7 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     const clock = new ManualClock();
     h.start({ mode: 'poll', intervalSec: 300, clock });
     await settle();
-    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'AUTH', 'UIDL', 'QUIT']);
+    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'QUIT']);
     assert.deepEqual(clock.waiting(), [300_000]);
     await clock.advance(299_999);
     assert.equal(h.box.sessions, 1, 'no poll before the interval is over');
@@ -120,7 +120,7 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     h.start({ disposition: 'delete' });
     await h.poller.checkNow();
     assert.deepEqual(events, ['onMail 1 resolving (log has DELE 1: false)', 'onMail 2 resolving (log has DELE 2: false)']);
-    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'AUTH', 'UIDL', 'LIST', 'RETR 1', 'DELE 1', 'RETR 2', 'QUIT']);
+    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'LIST', 'RETR 1', 'DELE 1', 'RETR 2', 'QUIT']);
     assert.deepEqual(h.box.uidls, ['U000002', 'U000003'], 'only the mail handed over was deleted');
   });
 
@@ -160,7 +160,7 @@ describe('pop3 Pop3Poller (scripted client)', () => {
 
     await clock.advance(500); // the retry after backoff
     assert.deepEqual(h.uidlsReceived(), ['U000001', 'U000002', 'U000003'], 'nothing emitted twice');
-    assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'AUTH', 'UIDL', 'DELE 1', 'DELE 2', 'LIST', 'RETR 3', 'DELE 3', 'QUIT']);
+    assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'DELE 1', 'DELE 2', 'LIST', 'RETR 3', 'DELE 3', 'QUIT']);
     assert.deepEqual(h.box.uidls, []);
   });
 
@@ -174,7 +174,7 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     assert.equal(h.errors[0].kind, 'disposition-failed');
     assert.deepEqual(h.box.uidls, ['U000001']);
     await h.poller.checkNow();
-    assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'AUTH', 'UIDL', 'DELE 1', 'QUIT']);
+    assert.deepEqual(h.box.commandsOf(2), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'DELE 1', 'QUIT']);
     assert.deepEqual(h.box.uidls, []);
     assert.equal(h.received.length, 2, 'nothing emitted twice');
   });
