@@ -17,7 +17,10 @@ import { EDITOR_TEST_SETTINGS, NodeRedEditor } from '../support/node-red-editor'
 import { startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { installPackedPackage, type PackedInstall } from '../support/packed-package';
 
-const SCREENSHOTS = path.resolve(__dirname, '../../artifacts/screenshots');
+// Node-RED 4 (the devDependency) photographs into artifacts/screenshots/, other runtimes into a
+// subfolder, since the test runner runs both at once.
+const NODE_RED_MAJOR = nodeRedVersion().split('.')[0];
+const SCREENSHOTS = path.resolve(__dirname, '../../artifacts/screenshots', NODE_RED_MAJOR === '4' ? '' : `node-red-${NODE_RED_MAJOR}`);
 const STEPS = ['config', 'token', 'explain', 'imap', 'pop3', 'folders'];
 
 function mail(subject: string, body: string): string {
@@ -43,7 +46,12 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
   let debugId = '';
   let pop3Id = '';
 
-  const shoot = (name: string): Promise<Buffer> => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), animations: 'disabled' });
+  /** Screenshot of the whole editor, with the mouse parked on the empty workspace so no tooltip shows. */
+  async function shoot(name: string): Promise<void> {
+    await page.mouse.move(640, 760);
+    await page.locator('.red-ui-popover:visible').first().waitFor({ state: 'hidden' });
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), animations: 'disabled' });
+  }
   const input = (id: string) => editor.tray().locator(`#${id}`);
 
   /** Types the test bed's custom endpoints and the daemon app into the open account dialog. */
@@ -121,7 +129,16 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await editor.tray().locator('#m365-tenant-invalid').filter({ hasText: 'Directory (tenant) ID' }).waitFor();
     await input('node-config-input-clientId').fill('12345');
     await editor.tray().locator('#m365-clientId-invalid').filter({ hasText: 'GUID' }).waitFor();
+    // Each sign-in method shows its own fields.
+    await input('node-config-input-authType').selectOption('client-certificate');
+    await input('node-config-input-privateKey').waitFor({ state: 'visible' });
+    await input('node-config-input-certificateThumbprint').waitFor({ state: 'visible' });
+    await input('node-config-input-clientSecret').waitFor({ state: 'hidden' });
+    await input('node-config-input-authType').selectOption('device-code');
+    await editor.tray().locator('#m365-signin').waitFor({ state: 'visible' });
+    await input('node-config-input-privateKey').waitFor({ state: 'hidden' });
     await fillDaemonAccount();
+    await editor.tray().locator('#m365-signin').waitFor({ state: 'hidden' });
     assert.equal(await input('node-config-input-imapHost').getAttribute('readonly'), null);
     assert.equal(await editor.tray().locator('#m365-tenant-invalid').innerText(), '');
     assert.equal(await editor.tray().locator('#m365-clientId-invalid').innerText(), '');
@@ -165,7 +182,7 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await input('node-input-moveTo').waitFor({ state: 'hidden' });
     await shoot('imap-in-form');
     await editor.confirmTray();
-    assert.equal(await editor.node(imapId).locator('.red-ui-flow-node-label').textContent(), `${USERS.alice} / INBOX`);
+    await editor.node(imapId).locator('.red-ui-flow-node-label', { hasText: `${USERS.alice} / INBOX` }).waitFor({ timeout: 10000 });
 
     debugId = await editor.addFromPalette('debug', 560, 120);
     await editor.wire(imapId, debugId);
@@ -173,7 +190,7 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await editor.status(imapId).filter({ hasText: 'watching' }).waitFor({ timeout: 20000 });
 
     // The sidebar starts empty, so what shows up is the delivered mail.
-    await editor.showSidebar('debug');
+    await editor.showDebugSidebar();
     await editor.clearDebug();
     await bed.dovecot.deliver(USERS.alice, mail('Browser test mail', 'Hello from the browser test'));
     await editor.debugMessage('Hello from the browser test').waitFor({ timeout: 20000 });
@@ -206,7 +223,8 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await input('node-input-mode').selectOption('poll');
     await shoot('pop3-in-form');
     await editor.confirmTray();
-    assert.equal(await editor.node(pop3Id).locator('.red-ui-flow-node-label').textContent(), `${USERS.alice} (POP3)`);
+    // The canvas redraws the label after the tray closes: wait for it rather than read it once.
+    await editor.node(pop3Id).locator('.red-ui-flow-node-label', { hasText: `${USERS.alice} (POP3)` }).waitFor({ timeout: 10000 });
     const pop3DebugId = await editor.addFromPalette('debug', 560, 220);
     await editor.wire(pop3Id, pop3DebugId);
     await editor.clearDebug();
@@ -219,6 +237,7 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
 
   it('signs in with a device code: shows code and link, the user signs in, the dialog reports who', async function () {
     const pub = bed.accountFor('public').properties;
+    await editor.clearDebug();
     await editor.edit(pop3Id);
     await editor.tray().locator('#node-input-btn-account-add').click();
     await input('node-config-input-tenant').waitFor();

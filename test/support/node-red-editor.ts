@@ -110,9 +110,12 @@ export class NodeRedEditor {
     return this.node(id).locator('.red-ui-flow-node-status-label');
   }
 
-  /** Shows a sidebar tab (`debug`, `info`, `config`, …). */
-  async showSidebar(tab: string): Promise<void> {
-    await this.page.locator(`#red-ui-tab-${tab}-link-button`).click();
+  /** Shows the debug sidebar tab, unless it is showing (in Node-RED 5 a second click hides it). */
+  async showDebugSidebar(): Promise<void> {
+    if (await this.page.locator('#red-ui-sidebar-debug-clear').isVisible()) return;
+    // Node-RED 4: a tab link button; Node-RED 5: a button in the sidebar's tab bar.
+    await this.page.locator('#red-ui-tab-debug-link-button').or(this.page.locator('button[data-tab-id="debug"]')).first().click();
+    await this.page.locator('#red-ui-sidebar-debug-clear').waitFor();
   }
 
   /** Empties the debug sidebar (its "clear all" button). */

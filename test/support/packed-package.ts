@@ -20,6 +20,16 @@ export interface PackedInstall {
 }
 
 /**
+ * npm runs on the same Node as the tests, with NODE_EXTRA_CA_CERTS pointing at the test bed's CA.
+ * A Node built with its own CA bundle (the Node 24 runtime of the test runner, unlike Debian's Node)
+ * then no longer trusts what the machine trusts for the registry: let it use the OS store too.
+ */
+function npmEnvironment(): NodeJS.ProcessEnv {
+  if (!process.allowedNodeEnvironmentFlags.has('--use-system-ca')) return process.env;
+  return { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --use-system-ca`.trim() };
+}
+
+/**
  * Packs the already built package (nodes/ must exist: the test runner builds it) and installs the
  * tarball into a new user directory, production dependencies only.
  */
@@ -31,7 +41,7 @@ export function installPackedPackage(prefix = 'm365-pack-'): PackedInstall {
     const tarball = readdirSync(workDir).find((f) => f.endsWith('.tgz'));
     assert.ok(tarball, 'npm pack produced a tarball');
     const userDir = path.join(workDir, 'userDir');
-    execFileSync('npm', ['install', '--prefix', userDir, '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', path.join(workDir, tarball)], { stdio: 'ignore' });
+    execFileSync('npm', ['install', '--prefix', userDir, '--prefer-offline', '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', path.join(workDir, tarball)], { stdio: 'ignore', env: npmEnvironment() });
     return { workDir, userDir, remove: () => rmSync(workDir, { recursive: true, force: true }) };
   } catch (error) {
     rmSync(workDir, { recursive: true, force: true });

@@ -1,11 +1,14 @@
 /**
  * A scriptable TCP proxy for fault injection: clients connect to it instead of the server and it
- * forwards bytes both ways (TLS passes through untouched, so certificates still verify). A test
- * can cut every connection (optionally in the middle of the data that matched a pattern, e.g. a
- * FETCH literal), stall the traffic, and refuse new connections for a while.
+ * forwards bytes both ways. A test can cut every connection (optionally in the middle of the data
+ * that matched a pattern, e.g. a FETCH literal), stall the traffic, and refuse new connections for
+ * a while. Plain mode passes TLS through untouched (patterns then see only ciphertext); with
+ * `tls` the proxy terminates TLS with the server's own certificate and opens a verified TLS
+ * connection upstream, so patterns see the protocol and clients still verify the certificate.
  */
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 
 export type Direction = 'to-server' | 'to-client';
 
@@ -15,6 +18,8 @@ export interface TcpProxyOptions {
   /** Where to listen; default 127.0.0.1 on a free port. */
   host?: string;
   port?: number;
+  /** Terminate TLS: the certificate clients see (the server's own) and the CA to verify upstream. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /** One client connection and its upstream twin. */
@@ -41,6 +46,15 @@ interface Trigger {
  * matches; triggers fire on the first chunk whose tail (with that history) matches.
  */
 const HISTORY_BYTES = 4096;
+
+/** Closes a socket abruptly: a TCP RST where possible (TLS sockets cannot do that), else destroy. */
+function hardClose(socket: net.Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
 
 export class TcpProxy extends EventEmitter {
   private server!: net.Server;
@@ -71,7 +85,12 @@ export class TcpProxy extends EventEmitter {
   }
 
   private async listen(): Promise<void> {
-    this.server = net.createServer((client) => this.accept(client));
+    const terminate = this.options.tls;
+    this.server = terminate
+      ? tls.createServer({ cert: terminate.cert, key: terminate.key }, (client) => this.accept(client))
+      : net.createServer((client) => this.accept(client));
+    // A client that drops during the TLS handshake is not the proxy's problem.
+    this.server.on('tlsClientError', () => undefined);
     this.server.on('error', (error) => this.emit('proxy-error', error));
     this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1');
     await once(this.server, 'listening');
@@ -89,11 +108,14 @@ export class TcpProxy extends EventEmitter {
     client.on('error', () => undefined);
     if (this.refusing) {
       this.refused++;
-      client.resetAndDestroy();
+      hardClose(client);
       return;
     }
     this.accepted++;
-    const upstream = net.connect({ host: this.options.targetHost, port: this.options.targetPort });
+    const terminate = this.options.tls;
+    const upstream: net.Socket = terminate
+      ? tls.connect({ host: this.options.targetHost, port: this.options.targetPort, ca: terminate.ca })
+      : net.connect({ host: this.options.targetHost, port: this.options.targetPort });
     upstream.on('error', () => undefined);
     const history: Record<Direction, Buffer> = { 'to-server': Buffer.alloc(0), 'to-client': Buffer.alloc(0) };
     const connection: ProxiedConnection = {
@@ -105,8 +127,8 @@ export class TcpProxy extends EventEmitter {
         if (!this.connections.delete(connection)) return;
         this.stalled.delete(connection);
         this.cuts++;
-        client.resetAndDestroy();
-        upstream.resetAndDestroy();
+        hardClose(client);
+        hardClose(upstream);
       },
     };
     this.connections.add(connection);

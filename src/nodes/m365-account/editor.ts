@@ -94,6 +94,8 @@ RED.nodes.registerType<AccountProps, AccountCredentials>('m365-account', {
     ensureStyles();
     const node = this as typeof this & AccountDialogState;
     const authType = (): string => fieldValue('authType') || 'client-secret';
+    const signIn = bindSignInPanel({ accountId: node.id, settings: formSettings, authType, translate: t });
+    node._m365SignIn = signIn;
 
     field('cloud').on('change', () => applyCloudEndpoints(fieldValue('cloud'), authType()));
     field('authType').on('change', () => {
@@ -112,8 +114,6 @@ RED.nodes.registerType<AccountProps, AccountCredentials>('m365-account', {
     checkTenantForMethod();
     $('#m365-redirect-uri').text(authCodeRedirectUri());
 
-    const signIn = bindSignInPanel({ accountId: node.id, settings: formSettings, authType, translate: t });
-    node._m365SignIn = signIn;
     if (!APP_ONLY.includes(node.authType || 'client-secret')) signIn.refresh();
     bindConnectionTest({ accountId: node.id, settings: formSettings, translate: t });
   },
