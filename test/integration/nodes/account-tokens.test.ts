@@ -98,7 +98,12 @@ describe('m365-account token life (Node-RED runtime, test bed)', function () {
     // a check is finishing is folded into it without a NOOP, and its mail is found only by the next.
     await waitFor(() => completed.filter((m) => m.round === label).length === readers.length, `${label}: every reader to finish its check`, 10000, 20);
     // A check cut short by a token renewal reconnect reports done early; its mail follows on the new connection.
-    await waitFor(() => received.filter((m) => subjects.includes(String(m.topic))).length === readers.length, `${label}: a mail from each reader`, 10000, 20);
+    const emitted = (): Array<Record<string, unknown>> => received.filter((m) => subjects.includes(String(m.topic)));
+    await waitFor(() => emitted().length === readers.length, `${label}: a mail from each reader`, 10000, 20).catch((error: Error) => {
+      // Say which readers stayed silent and what they last reported, so a rare failure can be read.
+      const state = readers.map((r) => `${r.id}: ${lastStatus(r)} ${callsOf(r, 'error').map(String).join(' | ')}`).join('\n');
+      throw new Error(`${error.message}; got ${emitted().length}: ${emitted().map((m) => (m.mail as { mailbox: string }).mailbox).join(', ')}\n${state}`);
+    });
   }
 
   it('serves 20 readers × 10 checks on two mailboxes with one token request', async function () {
