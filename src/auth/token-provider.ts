@@ -208,7 +208,7 @@ class TokenProvider implements M365TokenProvider {
         loggerOptions: {
           piiLoggingEnabled: false,
           logLevel: deps.msalLogLevel ?? LogLevel.Warning,
-          loggerCallback: (level, message, containsPii) => this.forwardMsalLog(level, message, containsPii),
+          loggerCallback: (_level, message, containsPii) => this.forwardMsalLog(message, containsPii),
         },
       },
     };
@@ -238,13 +238,11 @@ class TokenProvider implements M365TokenProvider {
     }
   }
 
-  private forwardMsalLog(level: LogLevel, message: string, containsPii: boolean): void {
+  private forwardMsalLog(message: string, containsPii: boolean): void {
     if (containsPii) return; // belt and braces: PII logging is off anyway
-    const line = `MSAL: ${message}`;
-    if (level === LogLevel.Error) this.logger.error?.(line);
-    else if (level === LogLevel.Warning) this.logger.warn?.(line);
-    else if (level === LogLevel.Info) this.logger.info?.(line);
-    else this.logger.debug?.(line);
+    // MSAL's own lines stay at debug level: what goes wrong reaches users as our diagnosed errors,
+    // and MSAL warns about normal things (e.g. "No client info in response" on every app-only token).
+    this.logger.debug?.(`MSAL: ${message}`);
   }
 
   private diagnoseContext(): DiagnoseContext {

@@ -112,6 +112,8 @@ interface Session {
   healthy: boolean;
   /** IDLE was refused; the session polls at `interval` instead. */
   idleUnsupported: boolean;
+  /** The token is due for renewal, but a check was running: renew as soon as it is done. */
+  renewDue?: boolean;
   lastError?: unknown;
   finish(end: Omit<SessionEnd, 'healthy'>): void;
   done: Promise<SessionEnd>;
@@ -159,6 +161,8 @@ export class MailboxWatcher {
   private session?: Session;
   private checking = false;
   private checkAgain = false;
+  /** A check was asked for while one ran: the server must be asked (NOOP) for new mail again. */
+  private refreshAgain = false;
   /** The check that is running (it may outlive its session by a moment), so stop() can wait for it. */
   private checkRun: Promise<void> = Promise.resolve();
   private checkWaiters: Array<() => void> = [];
@@ -315,7 +319,11 @@ export class MailboxWatcher {
     }
     if (opened.tokenExpiresAt !== undefined) {
       const delay = renewDelay(opened.tokenExpiresAt - this.clock.now(), this.renewMarginMs);
-      session.timers.once(delay, () => void this.endSession(session, 'renew'));
+      // A planned renewal never cuts a running check short (it would break a fetch mid-mail).
+      session.timers.once(delay, () => {
+        if (this.checking) session.renewDue = true;
+        else void this.endSession(session, 'renew');
+      });
     }
     if (this.mode !== 'trigger') session.timers.every(this.intervalMs, () => this.requestCheck(session));
     if (this.mode !== 'idle' && (this.mode === 'trigger' || this.intervalMs > this.keepAliveMs)) {
@@ -400,6 +408,7 @@ export class MailboxWatcher {
     if (!this.isActive(session)) return;
     if (this.checking) {
       this.checkAgain = true;
+      this.refreshAgain = true;
       return;
     }
     this.checkRun = this.runChecks(session);
@@ -414,8 +423,14 @@ export class MailboxWatcher {
       // Servers show new mail to a session only after they announced it (EXISTS); a NOOP makes
       // them do so, so a poll or trigger finds mail that arrived since the last command.
       await session.client.noop();
+      this.refreshAgain = false;
       do {
         this.checkAgain = false;
+        if (this.refreshAgain) {
+          // Asked for while the last pass ran: mail may have arrived that the server has not announced.
+          this.refreshAgain = false;
+          await session.client.noop();
+        }
         const result = await this.checkOnce(session);
         session.healthy = true;
         delivered += result.delivered;
@@ -436,7 +451,9 @@ export class MailboxWatcher {
       }
     } finally {
       this.checking = false;
-      if (this.isActive(session)) {
+      if (session.renewDue && this.isActive(session)) {
+        void this.endSession(session, 'renew');
+      } else if (this.isActive(session)) {
         this.afterCheck(session, delivered, failed);
         // An event that arrived while the last batch was being finished.
         if (this.checkAgain) this.requestCheck(session);
