@@ -16,6 +16,7 @@ import {
   type Checkpoint, type CheckpointStore, type Criteria,
 } from './checkpoint-policy';
 import { systemClock, TimerSet, type Clock } from '../util/clock';
+import { EngineReporter, safely } from '../util/engine-reporter';
 import {
   closeConnection, openConnection, renewDelay,
   type ImapClient, type ImapConnectionOptions,
@@ -168,10 +169,10 @@ export class MailboxWatcher {
   private checkWaiters: Array<() => void> = [];
   private checkpoint?: Checkpoint;
   private checkpointLoaded = false;
-  private lastReportedKind?: ErrorKind;
-  private currentState: WatcherState = 'stopped';
+  private readonly report: EngineReporter<WatcherStatus>;
 
   constructor(private readonly options: MailboxWatcherOptions, private readonly callbacks: MailboxWatcherCallbacks) {
+    this.report = new EngineReporter<WatcherStatus>(callbacks, 'stopped', () => this.stopped);
     this.folder = options.folder || 'INBOX';
     this.mode = options.mode ?? 'idle';
     this.intervalMs = Math.max(1, options.intervalSec ?? 60) * 1000;
@@ -190,14 +191,14 @@ export class MailboxWatcher {
 
   /** The last state reported through onStatus. */
   get state(): WatcherState {
-    return this.currentState;
+    return this.report.state;
   }
 
   /** Starts connecting and watching; returns at once (progress is reported through the callbacks). */
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    this.loopDone = this.runLoop().catch((err) => this.reportError(toImapError(err, { action: 'watch' })));
+    this.loopDone = this.runLoop().catch((err) => this.report.error(toImapError(err, { action: 'watch' })));
   }
 
   /**
@@ -220,7 +221,7 @@ export class MailboxWatcher {
     const session = this.session;
     if (session) await this.endSession(session, 'paused');
     this.wake();
-    this.setStatus({ state: 'paused' });
+    this.report.status({ state: 'paused' });
   }
 
   /** Reconnects and watches again after `pause()`. */
@@ -246,8 +247,7 @@ export class MailboxWatcher {
       await Promise.race([finished, new Promise<void>((resolve) => { const t = setTimeout(resolve, STOP_WAIT_MS); t.unref?.(); })]);
       this.timers.clear();
       this.resolveCheckWaiters();
-      this.currentState = 'stopped';
-      this.safely(() => this.callbacks.onStatus?.({ state: 'stopped' }));
+      this.report.final({ state: 'stopped' });
     })();
     return this.stopPromise;
   }
@@ -258,11 +258,11 @@ export class MailboxWatcher {
     let forceRefresh = false;
     while (!this.stopped) {
       if (this.paused) {
-        this.setStatus({ state: 'paused' });
+        this.report.status({ state: 'paused' });
         await this.waitForWake();
         continue;
       }
-      this.setStatus({ state: 'connecting' });
+      this.report.status({ state: 'connecting' });
       let end: SessionEnd;
       try {
         end = await this.runSession(forceRefresh);
@@ -291,10 +291,10 @@ export class MailboxWatcher {
       }
       if (error && !(end.healthy && (error.kind === 'network' || error.kind === 'token-expired'))) {
         // A routine drop of a healthy connection is not worth a node error; everything else is.
-        this.reportError(error);
-        this.setStatus({ state: 'error', errorKind: error.kind, detail: `${error.message} — retry in ${Math.ceil(delay / 1000)} s` });
+        this.report.error(error);
+        this.report.status({ state: 'error', errorKind: error.kind, detail: `${error.message} — retry in ${Math.ceil(delay / 1000)} s` });
       } else {
-        this.setStatus({ state: 'connecting', detail: 'connection lost, reconnecting' });
+        this.report.status({ state: 'connecting', detail: 'connection lost, reconnecting' });
       }
       if (delay > 0) await this.sleep(delay);
     }
@@ -438,14 +438,14 @@ export class MailboxWatcher {
         // Let other events (stop, pause, the socket) in between batches of a backlog.
         if (this.checkAgain) await new Promise<void>((resolve) => setImmediate(resolve));
       } while (this.checkAgain && this.isActive(session));
-      if (this.isActive(session)) this.lastReportedKind = undefined;
+      if (this.isActive(session)) this.report.recovered();
     } catch (err) {
       failed = true;
       const error = toImapError(err, this.errorContext('check'));
       if (this.isActive(session) && (error.kind === 'config' || error.kind === 'storage') && session.client.usable) {
         // The connection is fine; the next check tries again.
-        this.reportError(error);
-        this.setStatus({ state: 'error', errorKind: error.kind, detail: error.message });
+        this.report.error(error);
+        this.report.status({ state: 'error', errorKind: error.kind, detail: error.message });
       } else if (!session.ended) {
         void this.endSession(session, 'closed', session.client.usable ? error : this.closeError(session));
       }
@@ -471,13 +471,13 @@ export class MailboxWatcher {
     if (idle) this.startIdle(session);
     if (failed) return;
     if (this.mode === 'idle') {
-      this.setStatus(idle
+      this.report.status(idle
         ? { state: 'watching', newCount: delivered }
         : { state: 'polling', newCount: delivered, detail: 'server has no IDLE; polling' });
     } else if (this.mode === 'poll') {
-      this.setStatus({ state: 'polling', newCount: delivered });
+      this.report.status({ state: 'polling', newCount: delivered });
     } else {
-      this.setStatus({ state: 'watching', newCount: delivered, detail: 'waiting for trigger' });
+      this.report.status({ state: 'watching', newCount: delivered, detail: 'waiting for trigger' });
     }
   }
 
@@ -492,7 +492,7 @@ export class MailboxWatcher {
       if (result === false) {
         // Refused by the server: poll at `interval` instead (the interval timer is running).
         session.idleUnsupported = true;
-        if (this.isActive(session) && !this.checking) this.setStatus({ state: 'polling', detail: 'server refused IDLE; polling' });
+        if (this.isActive(session) && !this.checking) this.report.status({ state: 'polling', detail: 'server refused IDLE; polling' });
         return;
       }
       // A short pause keeps a server that ends every IDLE at once from turning this into a busy loop.
@@ -524,7 +524,7 @@ export class MailboxWatcher {
     const { batch, remaining } = selectBatch(found, checkpoint.lastUid, this.batchSize);
     if (!batch.length) return { delivered: 0, more: false };
 
-    this.setStatus({ state: 'fetching', newCount: batch.length + remaining });
+    this.report.status({ state: 'fetching', newCount: batch.length + remaining });
     const metas = await client.fetchAll(compactUidSet(batch), { uid: true, flags: true, size: true }, { uid: true });
     const metaByUid = new Map(metas.map((meta) => [meta.uid, meta]));
     let delivered = 0;
@@ -571,7 +571,7 @@ export class MailboxWatcher {
         previous: result.previous,
         current: result.checkpoint,
       };
-      this.safely(() => this.callbacks.onWarning?.(warning));
+      safely(() => this.callbacks.onWarning?.(warning));
     }
     this.checkpoint = result.checkpoint;
     await this.saveCheckpoint();
@@ -620,7 +620,7 @@ export class MailboxWatcher {
       }
       const attempts = (this.failedDeliveries.get(uid) ?? 0) + 1;
       const giveUp = attempts >= this.maxDeliveryAttempts;
-      this.reportError(new M365MailError(
+      this.report.error(new M365MailError(
         `Handing over mail UID ${uid} failed (attempt ${attempts} of ${this.maxDeliveryAttempts})${giveUp ? '; skipping it' : '; will retry'}: ${err instanceof Error ? err.message : String(err)}`,
         { kind: cause?.kind ?? 'unknown', fix: cause?.fix, retryable: !giveUp, cause: err },
       ), true);
@@ -639,10 +639,10 @@ export class MailboxWatcher {
     if (this.disposition !== 'none') {
       const failure = await applyDisposition(client, uid, this.disposition, this.options.moveTo);
       if (failure) {
-        this.reportError(failure, true);
+        this.report.error(failure, true);
         if (failure.retryable) {
           const dropped = this.pending.add(uid, uidValidity);
-          if (dropped) this.reportError(new M365MailError(`Gave up the disposition of mail UID ${dropped.uid}: too many pending`, { kind: 'disposition-failed' }), true);
+          if (dropped) this.report.error(new M365MailError(`Gave up the disposition of mail UID ${dropped.uid}: too many pending`, { kind: 'disposition-failed' }), true);
         }
       }
     }
@@ -657,7 +657,7 @@ export class MailboxWatcher {
         this.pending.done(item.uid);
       } else if (!failure.retryable || this.pending.failed(item.uid)) {
         this.pending.done(item.uid);
-        this.reportError(new M365MailError(`Gave up after ${item.attempts} attempts: ${failure.message}`, { kind: 'disposition-failed', fix: failure.fix }), true);
+        this.report.error(new M365MailError(`Gave up after ${item.attempts} attempts: ${failure.message}`, { kind: 'disposition-failed', fix: failure.fix }), true);
       }
     }
   }
@@ -674,7 +674,7 @@ export class MailboxWatcher {
     try {
       await this.options.checkpointStore.save({ ...this.checkpoint });
     } catch (err) {
-      this.reportError(new M365MailError('Could not store the checkpoint; after a restart some mail may be emitted again', {
+      this.report.error(new M365MailError('Could not store the checkpoint; after a restart some mail may be emitted again', {
         kind: 'storage', fix: 'Check free disk space and permissions of the Node-RED user directory.', cause: err,
       }));
     }
@@ -684,29 +684,6 @@ export class MailboxWatcher {
 
   private errorContext(action: string): { action: string; mailbox: string; folder: string; appOnly?: boolean } {
     return { action, mailbox: this.options.mailbox, folder: this.folder, appOnly: this.options.appOnly };
-  }
-
-  /** Reports an error; repeats of the same kind are reported once until a check succeeds. */
-  private reportError(error: M365MailError, always = false): void {
-    if (this.stopped) return;
-    if (!always && this.lastReportedKind === error.kind) return;
-    if (!always) this.lastReportedKind = error.kind;
-    this.safely(() => this.callbacks.onError?.(error));
-  }
-
-  private setStatus(status: WatcherStatus): void {
-    if (this.stopped) return;
-    this.currentState = status.state;
-    this.safely(() => this.callbacks.onStatus?.(status));
-  }
-
-  /** A throwing callback must never break the watcher. */
-  private safely(call: () => void): void {
-    try {
-      call();
-    } catch {
-      /* the callback's own problem */
-    }
   }
 
   private resolveCheckWaiters(): void {

@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
 import { systemClock, TimerSet, type Clock } from '../util/clock';
+import { EngineReporter, safely } from '../util/engine-reporter';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { UidlSet } from '../state/uidl-set';
 import { Backoff, type BackoffOptions } from '../util/backoff';
@@ -128,10 +129,10 @@ export class Pop3Poller {
   /** checkNow() callers served by the next poll, and by the running one. */
   private queuedWaiters: Array<() => void> = [];
   private activeWaiters: Array<() => void> = [];
-  private lastReportedKind?: ErrorKind;
-  private currentState: Pop3PollerState = 'stopped';
+  private readonly report: EngineReporter<Pop3PollerStatus>;
 
   constructor(private readonly options: Pop3PollerOptions, private readonly callbacks: Pop3PollerCallbacks) {
+    this.report = new EngineReporter<Pop3PollerStatus>(callbacks, 'stopped', () => this.stopped);
     this.mode = options.mode ?? 'poll';
     this.intervalMs = Math.max(1, options.intervalSec ?? 300) * 1000;
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
@@ -143,7 +144,7 @@ export class Pop3Poller {
 
   /** The last state reported through onStatus. */
   get state(): Pop3PollerState {
-    return this.currentState;
+    return this.report.state;
   }
 
   /**
@@ -153,7 +154,7 @@ export class Pop3Poller {
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    this.loopDone = this.runLoop().catch((error: unknown) => this.reportError(toPop3PollError(error)));
+    this.loopDone = this.runLoop().catch((error: unknown) => this.report.error(toPop3PollError(error)));
   }
 
   /**
@@ -176,7 +177,7 @@ export class Pop3Poller {
     this.releaseWaiters();
     this.wake('control');
     await this.finishCurrentPoll();
-    if (!this.stopped && this.paused && this.currentState !== 'paused') this.setStatus({ state: 'paused' });
+    if (!this.stopped && this.paused && this.report.state !== 'paused') this.report.status({ state: 'paused' });
   }
 
   /** Polls again after `pause()` (in `poll` mode at once). */
@@ -200,8 +201,7 @@ export class Pop3Poller {
       await settlesWithin(this.loopDone, CLOSE_WAIT_MS);
       this.timers.clear();
       if (this.ledger) await settlesWithin(this.ledger.close().catch(() => undefined), LEDGER_CLOSE_MS);
-      this.currentState = 'stopped';
-      this.safely(() => this.callbacks.onStatus?.({ state: 'stopped' }));
+      this.report.final({ state: 'stopped' });
     })();
     return this.stopPromise;
   }
@@ -214,7 +214,7 @@ export class Pop3Poller {
     let pollDue = this.mode === 'poll';
     while (!this.stopped) {
       if (this.paused) {
-        if (this.currentState !== 'paused') this.setStatus({ state: 'paused' });
+        if (this.report.state !== 'paused') this.report.status({ state: 'paused' });
         await this.waitForWake();
         pollDue = this.mode === 'poll';
         continue;
@@ -240,8 +240,8 @@ export class Pop3Poller {
         forceRefresh = error.kind === 'token-expired';
         this.healthy = false;
         const wait = this.retryWait(error);
-        this.reportError(error);
-        this.setStatus({
+        this.report.error(error);
+        this.report.status({
           state: 'error',
           errorKind: error.kind,
           detail: wait.ms === undefined ? `${error.message} — waiting for a trigger` : `${error.message} — retry in ${Math.ceil(wait.ms / 1000)} s`,
@@ -255,8 +255,8 @@ export class Pop3Poller {
 
       this.healthy = true;
       this.backoff.reset();
-      this.lastReportedKind = undefined;
-      this.setStatus(this.mode === 'poll'
+      this.report.recovered();
+      this.report.status(this.mode === 'poll'
         ? { state: 'polling', newCount: outcome.delivered }
         : { state: 'watching', newCount: outcome.delivered, detail: 'waiting for trigger' });
       if (outcome.more || this.checkRequested) {
@@ -295,7 +295,7 @@ export class Pop3Poller {
     let delivered = 0;
     try {
       const ledger = await this.openLedger();
-      if (!this.healthy) this.setStatus({ state: 'connecting' });
+      if (!this.healthy) this.report.status({ state: 'connecting' });
       client = await openSession(this.options, {
         forceRefresh,
         onClient: (opened) => { this.client = opened; },
@@ -309,7 +309,7 @@ export class Pop3Poller {
       const batch = waiting.slice(0, this.batchSize);
       let more = waiting.length > batch.length;
       if (batch.length > 0 && !this.halted()) {
-        this.setStatus({ state: 'fetching', newCount: waiting.length });
+        this.report.status({ state: 'fetching', newCount: waiting.length });
         const sizes = await client.list();
         for (const [msgno, uidl] of batch) {
           if (this.halted()) break;
@@ -362,7 +362,7 @@ export class Pop3Poller {
     const giveUp = attempts >= this.maxDeliveryAttempts;
     const cause = isM365MailError(error) ? error : undefined;
     const reason = error instanceof Error ? error.message : String(error);
-    this.reportError(new M365MailError(
+    this.report.error(new M365MailError(
       `Handing over POP3 mail ${uidl} (message ${msgno}) failed (attempt ${attempts} of ${this.maxDeliveryAttempts})`
         + `${giveUp ? '; skipping it' : '; will retry on the next poll'}: ${reason}`,
       { kind: cause?.kind ?? 'unknown', fix: cause?.fix, retryable: !giveUp, cause: error },
@@ -396,7 +396,7 @@ export class Pop3Poller {
       await client.dele(msgno);
     } catch (error) {
       if (client.closed || (isM365MailError(error) && error.retryable)) throw error;
-      this.reportError(new M365MailError(
+      this.report.error(new M365MailError(
         `Could not delete POP3 mail ${uidl} (message ${msgno}); trying again on the next poll: ${error instanceof Error ? error.message : String(error)}`,
         { kind: 'disposition-failed', retryable: true, cause: error },
       ));
@@ -421,7 +421,7 @@ export class Pop3Poller {
     try {
       await ledger.flush();
     } catch (error) {
-      this.reportError(isM365MailError(error) ? error : new M365MailError('Could not save the list of POP3 mails already emitted; after a restart some mail may be emitted again', {
+      this.report.error(isM365MailError(error) ? error : new M365MailError('Could not save the list of POP3 mails already emitted; after a restart some mail may be emitted again', {
         kind: 'storage', cause: error, fix: 'Check free disk space and permissions of the Node-RED user directory.',
       }));
     }
@@ -440,29 +440,6 @@ export class Pop3Poller {
 
   private halted(): boolean {
     return this.stopped || this.paused;
-  }
-
-  /** Reports an error; repeats of the same kind are reported once until a poll succeeds. */
-  private reportError(error: M365MailError, always = false): void {
-    if (this.stopped) return;
-    if (!always && this.lastReportedKind === error.kind) return;
-    if (!always) this.lastReportedKind = error.kind;
-    this.safely(() => this.callbacks.onError?.(error));
-  }
-
-  private setStatus(status: Pop3PollerStatus): void {
-    if (this.stopped) return;
-    this.currentState = status.state;
-    this.safely(() => this.callbacks.onStatus?.(status));
-  }
-
-  /** A throwing callback must never break the poller. */
-  private safely(call: () => void): void {
-    try {
-      call();
-    } catch {
-      /* the callback's own problem */
-    }
   }
 
   private resolveActiveWaiters(): void {
