@@ -54,7 +54,7 @@ export function readConfig(): BenchConfig {
     scaleMailboxes: int('BENCH_SCALE_MAILBOXES', 100, 10, quick),
     scaleMails: int('BENCH_SCALE_MAILS', 100, 20, quick),
     smallHeapMb: int('BENCH_SMALL_HEAP_MB', 128, 128, quick),
-    drainRepeat: int('BENCH_DRAIN_REPEAT', 2, 1, quick),
+    drainRepeat: int('BENCH_DRAIN_REPEAT', 1, 1, quick),
     stallMs: int('BENCH_STALL_MS', 30_000, 15_000, quick),
   };
 }

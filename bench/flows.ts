@@ -42,6 +42,7 @@ export interface ImapInOptions {
   mode?: string;
   attachments?: string;
   maxAttachmentBytes?: number;
+  attachmentDir?: string;
   batchSize?: number;
 }
 
@@ -50,7 +51,7 @@ export function imapIn(id: string, account: string, options: ImapInOptions, wire
   return {
     id, z: TAB.id, type: 'm365-imap-in', name: '', account, mailbox: options.mailbox, folder: options.folder,
     mode: options.mode ?? 'idle', interval: 60, criteria: options.criteria ?? 'all', customCriteria: '',
-    disposition: 'none', moveTo: '', attachments: options.attachments ?? 'include', attachmentDir: '',
+    disposition: 'none', moveTo: '', attachments: options.attachments ?? 'include', attachmentDir: options.attachmentDir ?? '',
     maxAttachmentBytes: options.maxAttachmentBytes ?? 26_214_400, output: 'parsed', batchSize: options.batchSize ?? 100,
     wires: [[wireTo]],
   };

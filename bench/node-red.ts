@@ -48,6 +48,7 @@ export class BenchNodeRed extends EventEmitter {
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
+        this.emit('line', line);
         const match = /BENCH (\S+)((?: \S+)*)\s*$/.exec(line);
         if (!match) continue;
         const args = match[2].trim().split(' ').filter(Boolean);
@@ -93,7 +94,7 @@ export class BenchNodeRed extends EventEmitter {
    * Resolves with the first marker for which `accept` is true. Rejects when the process exits, or
    * after `idleMs` without any marker, or after `timeoutMs` overall.
    */
-  waitFor(accept: (marker: Marker) => boolean, options: { idleMs?: number; timeoutMs?: number; fromIndex?: number } = {}): Promise<Marker> {
+  waitFor(accept: (marker: Marker) => boolean, options: { idleMs?: number; timeoutMs?: number; fromIndex?: number; failOn?: RegExp } = {}): Promise<Marker> {
     const earlier = this.markers.slice(options.fromIndex ?? 0).find(accept);
     if (earlier) return Promise.resolve(earlier);
     return new Promise((resolve, reject) => {
@@ -109,16 +110,22 @@ export class BenchNodeRed extends EventEmitter {
         if (accept(marker)) finish(undefined, marker);
       };
       const onExit = (info: string): void => finish(new Error(`Node-RED ended (${info})`));
+      // A known fatal log line ends the wait at once instead of after idleMs.
+      const onLine = (line: string): void => {
+        if (options.failOn?.test(line)) finish(new Error(`gave up: ${line.replace(/^.*?\[(error|warn)\]\s*/, '').slice(0, 160)}`));
+      };
       const finish = (error?: Error, marker?: Marker): void => {
         clearTimeout(idleTimer);
         clearTimeout(overall);
         this.off('marker', onMarker);
         this.off('exit', onExit);
+        this.off('line', onLine);
         if (error) reject(error);
         else resolve(marker as Marker);
       };
       this.on('marker', onMarker);
       this.once('exit', onExit);
+      this.on('line', onLine);
       armIdle();
     });
   }

@@ -18,7 +18,7 @@ const nodeRed5Dir = path.join(root, '.cache/node-red-5');
 // Suites per runtime. Node-RED 5 / Node 24 runs what touches Node-RED itself; the libraries below
 // it are runtime-independent and run once.
 const SUITES = {
-  'node-red-4 on node 20': { node: process.execPath, nodeRed: 'node-red', specs: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'] },
+  'node-red-4 on node 20': { node: process.execPath, nodeRed: 'node-red', specs: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/hostile/**/*.test.ts'] },
   'node-red-5 on node 24': { node: node24, nodeRed: path.join(nodeRed5Dir, 'node_modules/node-red'), specs: ['test/integration/nodes/**/*.test.ts', 'test/e2e/**/*.test.ts'] },
 };
 

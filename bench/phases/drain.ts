@@ -51,7 +51,7 @@ export async function drainWithImapflow(bed: BenchBed, folder: string, expected:
 export type DrainSubject = 'm365-imap-in' | 'e-mail in';
 
 /** Drains `folder` through a real Node-RED with one reader node; `nodeArgs` e.g. a heap cap. */
-export async function drainWithNodeRed(bed: BenchBed, subject: DrainSubject, folder: string, expected: number, config: BenchConfig, nodeArgs: string[] = []): Promise<DrainRun> {
+export async function drainWithNodeRed(bed: BenchBed, subject: DrainSubject, folder: string, expected: number, config: BenchConfig, nodeArgs: string[] = [], onFirstMail?: () => void): Promise<DrainRun> {
   const red = await startBenchNodeRed({ nodeArgs, packages: [subject === 'm365-imap-in' ? 'ours' : 'email'] });
   try {
     const baseRssMb = red.memory()?.rssMb;
@@ -59,8 +59,11 @@ export async function drainWithNodeRed(bed: BenchBed, subject: DrainSubject, fol
       ? imapIn('reader', ACCOUNT_ID, { mailbox: USERS.alice, folder, criteria: 'all' }, 'counter')
       : emailIn('reader', bed, { folder, criteria: 'ALL', disposition: 'None' }, 'counter');
     const deployedAt = await red.deploy(flow(bed, [reader, counter('counter', expected)], subject === 'm365-imap-in'));
+    if (onFirstMail) red.waitFor((m) => m.kind === 'first', { timeoutMs: 120_000 }).then(onFirstMail, onFirstMail);
     try {
-      const done = await red.waitFor((m) => m.kind === 'done', { idleMs: config.stallMs });
+      // node-red-node-email fails a 20,000-mail folder with "UID FETCH: Too long argument" and then
+      // waits for its next poll (300 s): no need to wait for the stall timeout.
+      const done = await red.waitFor((m) => m.kind === 'done', { idleMs: config.stallMs, failOn: /Too long argument/ });
       const seconds = (done.at - deployedAt) / 1000;
       const duplicates = Number(done.args[1] ?? 0);
       // Duplicates do not make a drain fail; they are reported beside the rate.

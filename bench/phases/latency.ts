@@ -3,7 +3,7 @@
  * how long until each watcher emitted it. Three watchers run at once, each in its own process:
  * m365-imap-in (IDLE) on alice, node-red-node-email (IDLE, UNSEEN + mark read) on the bench
  * user, and a minimal raw imapflow IDLE client on alice. The next mail goes in only after all
- * three saw the last one (plus a short random gap), so they never compete for the same mail.
+ * three saw the last one (plus a short random gap of 20–80 ms), so they never compete for the same mail.
  */
 import { USERS } from '../../test/env/identity/directory';
 import { BENCH_USER } from '../../test/env/testbed';
@@ -89,7 +89,7 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
         if (!marker) missed[name]++;
         else samples[name].push(marker.at - (name === 'node-red-node-email' ? benchAt : aliceAt));
       });
-      await sleep(50 + random() * 150);
+      await sleep(20 + random() * 60);
     }
     const out: Record<string, LatencyFigures> = {};
     for (const name of Object.keys(samples)) out[name] = figures(samples[name], missed[name]);

@@ -33,7 +33,8 @@ export interface ErrorContext {
 const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
   'ECONNABORTED', 'NoConnection', 'EConnectionClosed', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS',
-  'StateLogout', 'EPROXY', 'ProxyError',
+  // NoMailboxSelected: our own check found the folder deselected, i.e. the connection is closing.
+  'StateLogout', 'EPROXY', 'ProxyError', 'NoMailboxSelected',
 ]);
 const TIMEOUT_CODES = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT', 'ETIMEDOUT']);
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO|HOSTNAME|ALTNAME/i;
@@ -59,6 +60,8 @@ function serverText(err: ImapErrorLike): string {
 
 /** Classifies server or client text into an error kind; `undefined` when nothing matches. */
 export function kindFromText(text: string): ErrorKind | undefined {
+  // The server could not check the token just now (its identity back end was slow): try again.
+  if (/\[UNAVAILABLE\]|Temporary authentication failure|\[SYS\/TEMP\]/i.test(text)) return 'server-error';
   if (/AccessTokenExpired|token (has )?expired/i.test(text)) return 'token-expired';
   if (/authenticated but not connected/i.test(text)) return 'not-connected';
   if (parseThrottleHint(text)) return 'throttled';

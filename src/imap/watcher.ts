@@ -123,6 +123,8 @@ interface Session {
 type DeliveryOutcome = 'delivered' | 'skipped' | 'retry-later';
 
 const LOGOUT_TIMEOUT_MS = 1_000;
+/** Errors that often pass by themselves; the first of a row is not reported. */
+const TRANSIENT_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['network', 'timeout', 'server-error']);
 const STOP_WAIT_MS = 1_500;
 
 /**
@@ -256,6 +258,7 @@ export class MailboxWatcher {
 
   private async runLoop(): Promise<void> {
     let forceRefresh = false;
+    let transientFailures = 0;
     while (!this.stopped) {
       if (this.paused) {
         this.report.status({ state: 'paused' });
@@ -289,8 +292,14 @@ export class MailboxWatcher {
       } else {
         delay = this.backoff.next(error?.retryAfterMs);
       }
-      if (error && !(end.healthy && (error.kind === 'network' || error.kind === 'token-expired'))) {
-        // A routine drop of a healthy connection is not worth a node error; everything else is.
+      transientFailures = end.healthy ? 0 : transientFailures;
+      const transient = error !== undefined && error.retryable && TRANSIENT_KINDS.has(error.kind);
+      transientFailures = transient ? transientFailures + 1 : 0;
+      const routine = end.healthy && (error?.kind === 'network' || error?.kind === 'token-expired');
+      // A routine drop of a healthy connection, or one passing blip (a connection cut, a server
+      // that could not check the token just then) that the next attempt may well cure, is not
+      // worth a node error; a second one in a row, and everything else, is.
+      if (error && !routine && (!transient || transientFailures >= 2)) {
         this.report.error(error);
         this.report.status({ state: 'error', errorKind: error.kind, detail: `${error.message} — retry in ${Math.ceil(delay / 1000)} s` });
       } else {

@@ -137,10 +137,15 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
     // Mail keeps arriving during the whole run.
     const delivered: string[] = [];
     let delivering = true;
+    // While set, no mail is delivered (so the watcher settles into IDLE for a mid-IDLE cut).
+    let holdDeliveries = false;
     const deliveries = (async () => {
-      for (let i = 0; delivering; i++) {
-        await bed.dovecot.deliver(USERS.alice, mail(i));
-        delivered.push(`fault-${i}@faults.example`);
+      for (let i = 0; delivering;) {
+        if (!holdDeliveries) {
+          await bed.dovecot.deliver(USERS.alice, mail(i));
+          delivered.push(`fault-${i}@faults.example`);
+          i++;
+        }
         await sleep(DELIVERY_INTERVAL_MS);
       }
     })();
@@ -158,7 +163,7 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
       while (background) {
         const cut = await pop3Proxy.whenWithin('to-client', /\+OK \d+ octets\r\n/, 8_000, { cutAfterBytes: 200 });
         if (cut) count('pop3-cut-mid-retr');
-        await sleep(2_500);
+        for (let waited = 0; background && waited < 4_000; waited += 250) await sleep(250);
       }
     })();
     // Background stream 2: the identity server throttles the next token request (429 with
@@ -179,7 +184,8 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
     const identityFaults = (async () => {
       for (let i = 0; background; i++) {
         await identityFault(i % 2 === 0 ? 'identity-429' : 'token-expiry', 20_000);
-        await sleep(1_000);
+        // Spaced out: each token renewal should not be a fault, or nothing else gets a turn.
+        for (let waited = 0; background && waited < 6_000; waited += 250) await sleep(250);
       }
     })();
 
@@ -187,12 +193,15 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
       switch (fault) {
         case 'cut-mid-fetch': {
           // The next FETCH literal is cut 100 bytes in.
-          const cut = await imapProxy.whenWithin('to-client', /BODY\[\] \{\d+\}\r\n/, 8_000, { cutAfterBytes: 100 });
+          const cut = await imapProxy.whenWithin('to-client', /BODY\[\](?:<\d+>)? \{\d+\}\r\n/, 8_000, { cutAfterBytes: 100 });
           if (cut) count(fault);
           break;
         }
         case 'cut-mid-idle': {
+          // Mail arriving every 150 ms keeps the watcher busy; a short lull lets it enter IDLE.
+          holdDeliveries = true;
           const cut = await imapProxy.whenWithin('to-client', /\+ idling\r\n/, 8_000, { cutAfterBytes: 0 });
+          holdDeliveries = false;
           if (cut) count(fault);
           break;
         }
@@ -230,7 +239,8 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
       // Each fault must heal: new mail comes out again before the next one is injected.
       const healed = await progress(red, 'imap', 2, 20_000);
       if (!healed) failures.push(`no IMAP progress after round ${round} (${fault})`);
-      if (!healed) debug(red.log().split('\n').filter((l) => /\[(error|warn)\]/.test(l)).slice(-6).join('\n'));
+      if (!healed) debug(red.log().split('\n').filter((l) => /\[(error|warn)\] \[m365-imap/.test(l)).slice(-8).join('\n'));
+      if (process.env.FAULTS_DEBUG && round % 10 === 9) debug(red.log().split('\n').filter((l) => /\[(error|warn)\] \[m365-pop3/.test(l)).slice(-8).join('\n'));
       debug(`round ${round} ${fault}: ${healed ? 'healed' : 'NOT healed'}; emitted imap ${red.emissions.filter((e) => e.label === 'imap').length}, pop3 ${red.emissions.filter((e) => e.label === 'pop3').length}; injected ${JSON.stringify(injected)}`);
     }
     background = false;
@@ -251,6 +261,7 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
       imapTally = tally(red.emissions, 'imap', delivered);
       pop3Tally = tally(red.emissions, 'pop3', delivered);
     }
+    debug(`POP3 log:\n${red.log().split('\n').filter((l) => /m365-pop3/.test(l)).slice(-15).join('\n')}`);
     const total = Object.values(injected).reduce((a, b) => a + b, 0);
     console.log(`      faults injected: ${total} ${JSON.stringify(injected)}; mails delivered: ${delivered.length}; `
       + `duplicates across kills: IMAP ${imapTally.duplicates}, POP3 ${pop3Tally.duplicates}`);

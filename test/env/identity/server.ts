@@ -378,7 +378,10 @@ function sendPage(res: ServerResponse, page: PageResult): void {
 /** Starts the identity server; resolves once it listens (port 0 = any free port). */
 export async function startIdentityServer(options: IdentityServerOptions): Promise<IdentityServer> {
   const server = createServer({ cert: options.tls.cert, key: options.tls.key });
-  server.keepAliveTimeout = 1000;
+  // Clients (Dovecot's introspection, MSAL) reuse connections. A short keep-alive makes the server
+  // close an idle connection just as a client sends on it, which Dovecot reports as "Temporary
+  // authentication failure"; close() ends every connection anyway.
+  server.keepAliveTimeout = 5 * 60_000;
   const identity = new IdentityServerImpl(server, options);
   await identity.listen(options.host ?? '127.0.0.1', options.port ?? 0);
   return identity;

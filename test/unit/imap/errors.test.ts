@@ -50,4 +50,17 @@ describe('imap errors and secrets', () => {
     assert.equal(renewDelay(8_000, 5 * 60_000), 6_000);
     assert.equal(renewDelay(100, 5 * 60_000), 1_000);
   });
+
+  it('treats a temporary refusal of the login as retryable, not as a wrong token', () => {
+    const refused = Object.assign(new Error('Command failed'), { authenticationFailed: true, responseText: 'Temporary authentication failure. [vm:2026-11-23 03:16:21]', serverResponseCode: 'UNAVAILABLE' });
+    const error = toImapError(refused, { action: 'login', mailbox: 'alice@contoso.com' });
+    assert.equal(error.kind, 'server-error');
+    assert.equal(error.retryable, true);
+  });
+
+  it('treats a folder deselected under a running check as a closing connection', () => {
+    const error = toImapError(Object.assign(new Error('Folder "INBOX" is no longer selected'), { code: 'NoMailboxSelected' }), { action: 'check' });
+    assert.equal(error.kind, 'network');
+    assert.equal(error.retryable, true);
+  });
 });
