@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, CONTOSO, USERS, USER_PASSWORD } from '../../env/identity/directory';
+import { APPS, CONSUMERS_TENANT_ID, CONTOSO, USERS, USER_PASSWORD } from '../../env/identity/directory';
 import type { IdentityServer } from '../../env/identity/server';
 import { M365MailError } from '../../../src/auth/errors';
 import { explainAccessToken } from '../../../src/auth/token-explainer';
@@ -71,6 +71,17 @@ describe('auth integration: delegated sign-in (real MSAL)', function () {
     assert.equal(explained.upn, USERS.alice);
     assert.equal(explained.audience, 'https://outlook.office.com');
     assert.equal(server.stats.tokenRequests, before);
+  });
+
+  it('signs in a personal Outlook.com account with tenant "consumers"', async () => {
+    const provider = delegated('device-code', {}, 'consumers');
+    const account = await deviceCodeSignIn(provider, USERS.carol);
+    assert.equal(account.username, USERS.carol);
+    assert.equal(account.tenantId, CONSUMERS_TENANT_ID);
+    const explained = explainAccessToken(await provider.getAccessToken('pop3'), { kind: 'delegated', protocol: 'pop3' });
+    assert.deepEqual(explained.problems, []);
+    assert.equal(explained.upn, USERS.carol);
+    assert.ok(explained.scopes.includes('POP.AccessAsUser.All'));
   });
 
   it('reports a declined device code sign-in as sign-in-declined', async () => {
