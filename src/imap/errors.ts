@@ -19,6 +19,8 @@ interface ImapErrorLike {
   tlsFailed?: boolean;
   mailboxMissing?: boolean;
   throttleReset?: number;
+  /** How long imapflow already waited out a throttling hint before it rejected the command. */
+  throttleWaited?: number;
 }
 
 export interface ErrorContext {
@@ -95,7 +97,11 @@ export function toImapError(error: unknown, context: ErrorContext = {}): M365Mai
   kind ??= 'unknown';
 
   const where = describeContext(context);
-  const retryAfterMs = hint?.retryAfterMs ?? (typeof err.throttleReset === 'number' ? err.throttleReset : undefined);
+  const hintMs = hint?.retryAfterMs ?? (typeof err.throttleReset === 'number' ? err.throttleReset : undefined);
+  // imapflow sits out a throttling hint (up to half its socket timeout) before it rejects the
+  // command; only the rest is still to wait, or a 60 s hint would keep the watcher away for 2 min.
+  const waited = typeof err.throttleWaited === 'number' && err.throttleWaited > 0 ? err.throttleWaited : 0;
+  const retryAfterMs = hintMs === undefined ? undefined : Math.max(0, hintMs - waited);
 
   // The shared catalogue knows Exchange's texts best (fix texts name the exact cmdlets).
   if (text) {

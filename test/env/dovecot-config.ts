@@ -45,6 +45,12 @@ export interface DovecotConfigInput {
   users: DovecotProcessUsers;
   /** Also log every auth step (auth_debug) and mail process details (mail_debug). */
   debug: boolean;
+  /**
+   * Replaces the advertised IMAP capabilities (without AUTH=, which the login process adds), e.g.
+   * a list without IDLE. Default: EXCHANGE_IMAP_CAPABILITIES for the exchange profile, Dovecot's
+   * own for standard.
+   */
+  imapCapabilities?: readonly string[];
 }
 
 /**
@@ -90,6 +96,10 @@ export function renderDovecotConfig(input: DovecotConfigInput): RenderedDovecotC
     if (/[\s:]/.test(password)) throw new Error('basic auth passwords must not contain spaces or ":"');
   }
   const exchange = input.profile === 'exchange';
+  const capabilities = input.imapCapabilities ?? (exchange ? EXCHANGE_IMAP_CAPABILITIES : undefined);
+  for (const capability of capabilities ?? []) {
+    if (!/^[A-Za-z0-9=+.-]+$/.test(capability)) throw new Error(`not an IMAP capability: ${JSON.stringify(capability)}`);
+  }
   const withBasicAuth = input.basicAuthUsers.length > 0;
   // imapflow picks OAUTHBEARER whenever offered; Exchange offers only XOAUTH2.
   const mechanisms = ['xoauth2', ...(exchange ? [] : ['oauthbearer']), ...(withBasicAuth ? ['plain'] : [])];
@@ -210,7 +220,7 @@ export function renderDovecotConfig(input: DovecotConfigInput): RenderedDovecotC
     '  separator = /',
     '}',
     'mail_max_userip_connections = 1000',
-    ...(exchange ? [`imap_capability = ${EXCHANGE_IMAP_CAPABILITIES.join(' ')}`] : []),
+    ...(capabilities ? [`imap_capability = ${capabilities.join(' ')}`] : []),
     'imap_idle_notify_interval = 2 mins',
     'pop3_uidl_format = %08Xu%08Xv',
     '',

@@ -61,6 +61,11 @@ export interface DovecotOptions {
   folders?: string[];
   /** auth_debug + mail_debug in the log. */
   debug?: boolean;
+  /**
+   * Advertise these IMAP capabilities instead of the profile's (AUTH= is added by Dovecot), e.g.
+   * Exchange's list without IDLE. Dovecot still accepts commands it does not advertise.
+   */
+  imapCapabilities?: readonly string[];
   /** Keep the temp dir after stop() (also with M365_TESTBED_KEEP=1), to read the log. */
   keepBaseDir?: boolean;
   /** How long start/restart may take. Default 10 s. */
@@ -403,6 +408,7 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotServ
       profile,
       users,
       debug: options.debug ?? false,
+      imapCapabilities: options.imapCapabilities,
     });
     writeFileSync(path.join(confDir, 'dovecot.conf'), rendered.main, { mode: 0o644 });
     const authUid = lookupPasswd(users.internalUser)?.uid;

@@ -29,6 +29,13 @@ describe('imap errors and secrets', () => {
     assert.equal(error.retryable, true);
   });
 
+  it('asks only for the rest of a throttling hint that imapflow already waited out in part', () => {
+    const text = 'Request is throttled. Suggested Backoff Time: 5000 milliseconds';
+    assert.equal(toImapError({ responseText: text, code: 'ETHROTTLE', throttleReset: 5000, throttleWaited: 5000 }).retryAfterMs, 0);
+    assert.equal(toImapError({ responseText: text, code: 'ETHROTTLE', throttleReset: 5000, throttleWaited: 2000 }).retryAfterMs, 3000);
+    assert.equal(toImapError({ responseText: text, code: 'ETHROTTLE', throttleReset: 5000, throttleWaited: 2000 }).kind, 'throttled');
+  });
+
   it('never puts a token into an error message or log line', () => {
     const error = toImapError(new Error(`AUTHENTICATE XOAUTH2 ${Buffer.from(`user=a\x01auth=Bearer ${FAKE_JWT}\x01\x01`).toString('base64')}`));
     assert.doesNotMatch(error.message, /eyJ|dXNlcj/);
