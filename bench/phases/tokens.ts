@@ -36,7 +36,9 @@ export async function tokensPhase(bed: BenchBed, config: BenchConfig, results: R
     results.detail(phase, { requests, logins: bed.identity.stats.introspections - logins, elapsedLifetimes, emitted, errors });
     results.add({
       phase, subject: 'token requests', value: requests, unit: '',
-      target: `${round(perLifetime)} per lifetime, goal 1`, met: perLifetime <= 1.5,
+      // Renewal starts at 75 % of a lifetime, so ≈ 1.33 per lifetime is the design; what matters is
+      // that the count does not grow with the number of nodes.
+      target: `${round(perLifetime)} per lifetime for ${config.tokenNodes} nodes, goal 1 (renewal at 75 % → ≈ 1.33)`, met: perLifetime <= 1.5,
       note: `${bed.identity.stats.introspections - logins} IMAP logins; ${emitted}/${config.tokenNodes} nodes emitted a mail sent at the end${errors ? `; ${errors} error lines` : ''}`,
     });
   } finally {

@@ -168,6 +168,8 @@ export class MailboxWatcher {
   private refreshAgain = false;
   /** The check that is running (it may outlive its session by a moment), so stop() can wait for it. */
   private checkRun: Promise<void> = Promise.resolve();
+  /** The newest checkpoint write; never rejects (failures are reported). */
+  private checkpointSaved: Promise<void> = Promise.resolve();
   private checkWaiters: Array<() => void> = [];
   private checkpoint?: Checkpoint;
   private checkpointLoaded = false;
@@ -245,7 +247,7 @@ export class MailboxWatcher {
       if (session) await this.endSession(session, 'stopped');
       // A check that was handing over a mail finishes storing the checkpoint first, so a mail that
       // was sent is not sent again after a restart; its IMAP commands fail at once on the closed socket.
-      const finished = Promise.all([this.loopDone, this.checkRun]);
+      const finished = Promise.all([this.loopDone, this.checkRun]).then(() => this.checkpointSaved);
       await Promise.race([finished, new Promise<void>((resolve) => { const t = setTimeout(resolve, STOP_WAIT_MS); t.unref?.(); })]);
       this.timers.clear();
       this.resolveCheckWaiters();
@@ -549,6 +551,7 @@ export class MailboxWatcher {
         session.healthy = true;
       }
     }
+    await this.checkpointSaved;
     return { delivered, more: remaining > 0 };
   }
 
@@ -671,11 +674,16 @@ export class MailboxWatcher {
     }
   }
 
-  /** Moves the checkpoint past `uid` and stores it (a failed save is reported, watching goes on). */
+  /**
+   * Moves the checkpoint past `uid` and starts storing it without waiting: a durable write per
+   * mail (fsync) would bound a backlog's drain at a few hundred mails/s. The store merges
+   * overlapping writes, each check and stop() await the last one, so only a killed process can
+   * lose the newest few positions (and then emits those mails again rather than losing them).
+   */
   private async advanceTo(uid: number): Promise<void> {
     if (!this.checkpoint) return;
     this.checkpoint = advanceCheckpoint(this.checkpoint, uid);
-    await this.saveCheckpoint();
+    this.checkpointSaved = this.saveCheckpoint();
   }
 
   private async saveCheckpoint(): Promise<void> {

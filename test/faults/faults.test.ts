@@ -99,6 +99,7 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
   let imapProxy: TcpProxy;
   let pop3Proxy: TcpProxy;
   let red: RecordedNodeRed;
+  let stopLoops: () => Promise<void> = async () => undefined;
 
   before(async function () {
     bed = await startTestBed({ identity: { tokenLifetimeSec: TOKEN_LIFETIME_SEC } });
@@ -111,6 +112,7 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
   });
 
   after(async function () {
+    await stopLoops();
     await red?.stop();
     await Promise.allSettled([imapProxy?.close(), pop3Proxy?.close()]);
     await bed?.stop();
@@ -149,6 +151,14 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
         await sleep(DELIVERY_INTERVAL_MS);
       }
     })();
+    // Stops every background loop, also when an assertion fails half-way.
+    let background = true;
+    const loops: Array<Promise<unknown>> = [deliveries];
+    stopLoops = async () => {
+      background = false;
+      delivering = false;
+      await Promise.allSettled(loops);
+    };
     assert.ok(await progress(red, 'imap', 3, 30_000), `the IMAP node emits before any fault. Node-RED log:\n${red.log().slice(-3000)}`);
 
     const injected: Record<string, number> = {};
@@ -158,7 +168,6 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
     const failures: string[] = [];
 
     // Background stream 1: cut POP3 sessions in the middle of a RETR, one after the other.
-    let background = true;
     const pop3Cuts = (async () => {
       while (background) {
         const cut = await pop3Proxy.whenWithin('to-client', /\+OK \d+ octets\r\n/, 8_000, { cutAfterBytes: 200 });
@@ -188,6 +197,8 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
         for (let waited = 0; background && waited < 6_000; waited += 250) await sleep(250);
       }
     })();
+
+    loops.push(pop3Cuts, identityFaults);
 
     for (const [round, fault] of schedule(FAULT_ROUNDS).entries()) {
       switch (fault) {
