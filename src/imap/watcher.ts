@@ -539,10 +539,22 @@ export class MailboxWatcher {
     const metas = await client.fetchAll(compactUidSet(batch), { uid: true, flags: true, size: true }, { uid: true });
     const metaByUid = new Map(metas.map((meta) => [meta.uid, meta]));
     let delivered = 0;
-    for (const uid of batch) {
+    // The next small mail is fetched while this one is handed over, so the server's answer and
+    // our parsing overlap (one extra mail in memory at most).
+    const fetchSmall = (uid: number): Promise<Buffer | undefined> | undefined => {
+      const size = metaByUid.get(uid)?.size;
+      if (size === undefined || size > this.streamThreshold) return undefined;
+      const fetched = client.fetchOne(String(uid), { uid: true, source: true }, { uid: true }).then((message) => (message ? message.source : undefined));
+      fetched.catch(() => undefined); // awaited (and its failure handled) when its turn comes
+      return fetched;
+    };
+    let prefetched = batch.length > 0 ? fetchSmall(batch[0]) : undefined;
+    for (const [index, uid] of batch.entries()) {
       if (!this.isActive(session)) return { delivered, more: false };
       const meta = metaByUid.get(uid);
-      const outcome = await this.deliver(session, uid, uidValidity, meta?.size, meta?.flags);
+      const source = prefetched;
+      prefetched = index + 1 < batch.length ? fetchSmall(batch[index + 1]) : undefined;
+      const outcome = await this.deliver(session, uid, uidValidity, meta?.size, meta?.flags, source);
       if (outcome === 'retry-later') return { delivered, more: false };
       if (outcome === 'delivered') {
         delivered++;
@@ -598,7 +610,7 @@ export class MailboxWatcher {
     return last ? last.uid : 0;
   }
 
-  private async deliver(session: Session, uid: number, uidValidity: number, size: number | undefined, flags: Set<string> | undefined): Promise<DeliveryOutcome> {
+  private async deliver(session: Session, uid: number, uidValidity: number, size: number | undefined, flags: Set<string> | undefined, prefetched?: Promise<Buffer | undefined>): Promise<DeliveryOutcome> {
     const client = session.client;
     if (size === undefined) {
       // Expunged between SEARCH and FETCH: nothing to hand over, move past it.
@@ -606,7 +618,9 @@ export class MailboxWatcher {
       return 'skipped';
     }
     let source: MailSource | undefined;
-    if (size > this.streamThreshold) {
+    if (prefetched) {
+      source = await prefetched;
+    } else if (size > this.streamThreshold) {
       const download = await client.download(String(uid), undefined, { uid: true, chunkSize: this.downloadChunkBytes });
       source = 'content' in download && download.content ? download.content : undefined;
     } else {
@@ -649,6 +663,9 @@ export class MailboxWatcher {
     this.failedDeliveries.delete(uid);
     await this.advanceTo(uid);
     if (this.disposition !== 'none') {
+      // Node-RED hands a sent msg to the next node on a later turn of the event loop: let it get
+      // there before the server is told the mail is done with.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const failure = await applyDisposition(client, uid, this.disposition, this.options.moveTo);
       if (failure) {
         this.report.error(failure, true);

@@ -249,7 +249,9 @@ describe('faults: no mail lost while connections, servers, tokens and the proces
       }
       // Each fault must heal: new mail comes out again before the next one is injected.
       const healed = await progress(red, 'imap', 2, 20_000);
-      if (!healed) failures.push(`no IMAP progress after round ${round} (${fault})`);
+      if (!healed) failures.push(`no IMAP progress within 20 s after round ${round} (${fault})`);
+      // A watcher that stopped healing would only burn the time budget; report what we have.
+      if (failures.length >= 3) break;
       if (!healed) debug(red.log().split('\n').filter((l) => /\[(error|warn)\] \[m365-imap/.test(l)).slice(-8).join('\n'));
       if (process.env.FAULTS_DEBUG && round % 10 === 9) debug(red.log().split('\n').filter((l) => /\[(error|warn)\] \[m365-pop3/.test(l)).slice(-8).join('\n'));
       debug(`round ${round} ${fault}: ${healed ? 'healed' : 'NOT healed'}; emitted imap ${red.emissions.filter((e) => e.label === 'imap').length}, pop3 ${red.emissions.filter((e) => e.label === 'pop3').length}; injected ${JSON.stringify(injected)}`);
