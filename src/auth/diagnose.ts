@@ -43,6 +43,20 @@ const SERVICE_PRINCIPAL_FIX = (ctx: DiagnoseContext) =>
 
 /** AADSTS codes we explain. The key is the number after "AADSTS". */
 const AADSTS_RULES: Record<string, Rule> = {
+  // Throttling and transient errors. MSAL replays a 429/5xx answer from its throttling cache
+  // (until Retry-After, 60 s without one) as a ServerError with only these codes and no HTTP status.
+  '90055': {
+    kind: 'throttled',
+    title: 'The identity server is throttling token requests',
+    fix: () => 'Wait; the account retries by itself. Many token requests usually mean tokens are not reused.',
+    retryable: true,
+  },
+  '90033': {
+    kind: 'identity-server-error',
+    title: 'The identity server had a transient problem',
+    fix: () => 'This is on Microsoft\'s side; the account retries with backoff.',
+    retryable: true,
+  },
   '700016': {
     kind: 'app-not-found',
     title: 'The application was not found in the tenant',

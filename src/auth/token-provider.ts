@@ -174,6 +174,13 @@ class TokenProvider implements M365TokenProvider {
   private inFlight?: Promise<CachedToken>;
   private lastHttp?: HttpExchange;
   private lastTransportError?: Error;
+  /**
+   * After a 429/5xx from the token endpoint MSAL answers identical requests from its throttling
+   * cache (until Retry-After, or 60 s without one) with a bare ServerError: no HTTP status, only
+   * the AADSTS number. Remember the window so such replays map to a retryable error with the
+   * time left, instead of "unknown" (which made readers wait 30–60 s, POP3 a full minute).
+   */
+  private throttle?: { until: number; status: number };
   private readonly pendingAuthCodes = new Map<string, PendingAuthCode>();
   private deviceCodeRequest?: DeviceCodeRequest;
   private disposed = false;
@@ -190,7 +197,12 @@ class TokenProvider implements M365TokenProvider {
       env: deps.env,
       ca: deps.ca,
       timeoutMs: deps.timeoutMs,
-      onResponse: (exchange) => { this.lastHttp = exchange; },
+      onResponse: (exchange) => {
+        this.lastHttp = exchange;
+        if (exchange.status === 429 || (exchange.status >= 500 && exchange.status < 600)) {
+          this.throttle = { until: Date.now() + (exchange.retryAfterMs ?? 60_000), status: exchange.status };
+        }
+      },
       onTransportError: (error) => { this.lastTransportError = error; },
     });
 
@@ -258,6 +270,20 @@ class TokenProvider implements M365TokenProvider {
   }
 
   private mapError(err: unknown): M365MailError {
+    const throttle = this.throttle;
+    if (!this.lastHttp && !this.lastTransportError && throttle && Date.now() < throttle.until) {
+      // No request went out: MSAL replayed the last 429/5xx from its throttling cache.
+      const retryAfterMs = throttle.until - Date.now();
+      return throttle.status === 429
+        ? new M365MailError('The identity server is throttling token requests (HTTP 429).', {
+          kind: 'throttled', retryable: true, retryAfterMs, code: 'HTTP429', cause: err,
+          fix: 'Wait and retry; the account backs off by itself. Many token requests usually mean tokens are not reused.',
+        })
+        : new M365MailError(`The identity server had a problem (HTTP ${throttle.status}).`, {
+          kind: 'identity-server-error', retryable: true, retryAfterMs, code: `HTTP${throttle.status}`, cause: err,
+          fix: 'This is on Microsoft\'s side; the account retries with backoff.',
+        });
+    }
     return errorFromMsal(err, this.diagnoseContext());
   }
 

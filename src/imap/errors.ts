@@ -89,7 +89,7 @@ export function toImapError(error: unknown, context: ErrorContext = {}): M365Mai
   if (!kind && err.mailboxMissing) kind = 'folder-not-found';
   if (!kind && (code === 'ETHROTTLE' || hint)) kind = 'throttled';
   if (!kind && err.authenticationFailed) kind = 'auth-failed';
-  if (!kind && (err.tlsFailed || (code && TLS_CODE.test(code)))) kind = 'tls';
+  if (!kind && (err.tlsFailed || (code && !NETWORK_CODES.has(code) && TLS_CODE.test(code)))) kind = 'tls';
   if (!kind && code && TIMEOUT_CODES.has(code)) kind = 'timeout';
   if (!kind && code && NETWORK_CODES.has(code)) kind = 'network';
   if (!kind && err.serverResponseCode === 'NONEXISTENT') kind = 'folder-not-found';

@@ -47,6 +47,16 @@ interface Trigger {
  */
 const HISTORY_BYTES = 4096;
 
+/** The first match of `pattern` in `text` that ends after `seenBefore` (older ones were reported already). */
+function newMatch(pattern: RegExp, text: string, seenBefore: number): RegExpExecArray | undefined {
+  const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
+  for (let match = global.exec(text); match; match = global.exec(text)) {
+    if (match.index + match[0].length > seenBefore) return match;
+    if (match[0].length === 0) global.lastIndex++;
+  }
+  return undefined;
+}
+
 /** Closes a socket abruptly: a TCP RST where possible (TLS sockets cannot do that), else destroy. */
 function hardClose(socket: net.Socket): void {
   try {
@@ -138,12 +148,11 @@ export class TcpProxy extends EventEmitter {
       from.on('data', (chunk: Buffer) => {
         if (!this.connections.has(connection)) return;
         const seen = Buffer.concat([history[direction], chunk]);
-        const text = seen.toString('latin1');
-        for (const trigger of this.triggers) {
-          if (trigger.direction !== direction) continue;
-          const match = trigger.pattern.exec(text);
-          // Only matches that end inside this chunk count; older ones were seen before.
-          if (!match || match.index + match[0].length <= history[direction].length) continue;
+        const waiting = [...this.triggers].filter((trigger) => trigger.direction === direction);
+        const text = waiting.length ? seen.toString('latin1') : '';
+        for (const trigger of waiting) {
+          const match = newMatch(trigger.pattern, text, history[direction].length);
+          if (!match) continue;
           this.triggers.delete(trigger);
           if (trigger.cutAfterBytes !== undefined) {
             const keep = Math.max(0, match.index + match[0].length + trigger.cutAfterBytes - history[direction].length);

@@ -70,4 +70,10 @@ describe('imap errors and secrets', () => {
     assert.equal(error.kind, 'network');
     assert.equal(error.retryable, true);
   });
+
+  it('treats a connection dropped before the greeting as a network error, not a certificate problem', () => {
+    const error = toImapError(Object.assign(new Error('Unexpected close'), { code: 'ClosedAfterConnectTLS' }), { action: 'connect' });
+    assert.equal(error.kind, 'network');
+    assert.equal(error.retryable, true);
+  });
 });
