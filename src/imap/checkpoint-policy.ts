@@ -11,6 +11,11 @@ export type Criteria = 'new' | 'all' | 'unseen' | 'custom';
 export interface Checkpoint {
   uidValidity: number;
   lastUid: number;
+  /**
+   * When this checkpoint was last stored (ms since the epoch, wall time). After a UIDVALIDITY change
+   * it is the last known point: mail that arrived later is recovered (see {@link selectRecovered}).
+   */
+  savedAt?: number;
 }
 
 /** Durable storage of one watcher's checkpoint (the lead wires src/state to this). */
@@ -41,8 +46,10 @@ export interface ReconcileResult {
  *   `unseen` and `custom` start at 0 (everything already there qualifies too).
  * - UIDVALIDITY changed: the old UIDs mean nothing any more, and starting at 0 would emit the whole
  *   folder again. For every criteria the watcher therefore baselines at the current end, like a
- *   first start with `new`, and the caller reports the change. Mail that arrived while the folder
- *   was being rebuilt is not emitted; that is the price of never flooding a flow with old mail.
+ *   first start with `new`, and the caller reports the change. When the old checkpoint knows when
+ *   it was stored (`savedAt`), the watcher first recovers the mail that arrived after that
+ *   ({@link buildRecoveryQuery}, {@link selectRecovered}); without it, mail that arrived while the
+ *   folder was being rebuilt is not emitted, the price of never flooding a flow with old mail.
  */
 export function reconcileCheckpoint(
   stored: Checkpoint | undefined,
@@ -87,6 +94,40 @@ export function buildSearchQuery(criteria: Criteria, lastUid: number, custom?: S
     default:
       return { uid };
   }
+}
+
+const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * The search for mail to recover after a UIDVALIDITY change: the criteria, UIDs up to `endUid`
+ * (later mail is found by the normal search), and SINCE a day before `savedAt`, because SEARCH SINCE
+ * compares dates only, in the server's time zone. {@link selectRecovered} makes the exact cut.
+ */
+export function buildRecoveryQuery(criteria: Criteria, endUid: number, savedAt: number, custom?: SearchObject): SearchObject {
+  const query = buildSearchQuery(criteria, 0, custom);
+  const uid = query.uid === uidRangeAfter(0) ? `1:${Math.max(1, endUid)}` : query.uid;
+  const since = new Date(savedAt - DAY_MS);
+  // A custom search may have its own, later `since`: both must hold.
+  const customSince = query.since === undefined ? NaN : new Date(query.since).getTime();
+  return { ...query, uid, since: customSince > since.getTime() ? query.since : since };
+}
+
+/**
+ * The UIDs to recover after a UIDVALIDITY change, ascending: at most `endUid`, with an INTERNALDATE
+ * later than `savedAt`. INTERNALDATE has whole seconds, so mail of the second `savedAt` falls in
+ * counts as older: the mail handed over just before that save nearly always shares its second, and
+ * must not be emitted twice. Mail without a readable INTERNALDATE is kept rather than lost.
+ */
+export function selectRecovered(
+  messages: ReadonlyArray<{ uid: number; internalDate?: Date | string }>,
+  savedAt: number,
+  endUid: number,
+): number[] {
+  const uids = messages
+    .filter((m) => Number.isInteger(m.uid) && m.uid <= endUid)
+    .filter((m) => m.internalDate === undefined || !(new Date(m.internalDate).getTime() <= savedAt))
+    .map((m) => m.uid);
+  return [...new Set(uids)].sort((a, b) => a - b);
 }
 
 export interface Batch {

@@ -12,7 +12,7 @@ import type { MailboxObject, SearchObject } from 'imapflow';
 import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
 import { Backoff, type BackoffOptions } from '../util/backoff';
 import {
-  advanceCheckpoint, buildSearchQuery, compactUidSet, reconcileCheckpoint, selectBatch,
+  advanceCheckpoint, buildRecoveryQuery, buildSearchQuery, compactUidSet, reconcileCheckpoint, selectBatch, selectRecovered,
   type Checkpoint, type CheckpointStore, type Criteria,
 } from './checkpoint-policy';
 import { systemClock, TimerSet, type Clock } from '../util/clock';
@@ -173,6 +173,8 @@ export class MailboxWatcher {
   private checkWaiters: Array<() => void> = [];
   private checkpoint?: Checkpoint;
   private checkpointLoaded = false;
+  /** After a UIDVALIDITY change: mail that arrived since the old checkpoint, handed over before anything else. */
+  private recovery?: { uids: number[]; endUid: number };
   private readonly report: EngineReporter<WatcherStatus>;
 
   constructor(private readonly options: MailboxWatcherOptions, private readonly callbacks: MailboxWatcherCallbacks) {
@@ -521,19 +523,10 @@ export class MailboxWatcher {
 
     if (this.disposition !== 'none' && this.pending.size) await this.retryPendingDispositions(session, uidValidity);
 
-    const query = buildSearchQuery(this.criteria, checkpoint.lastUid, this.options.customCriteria);
-    const found = await client.search(query, { uid: true });
-    if (found === false) {
-      if (this.criteria === 'custom') {
-        throw new M365MailError(`The server refused the custom search ${JSON.stringify(this.options.customCriteria ?? {})}`, {
-          kind: 'config', fix: 'Check customCriteria: it must use imapflow search keys the server supports.',
-        });
-      }
-      throw new M365MailError('The server refused UID SEARCH', { kind: 'server-error', retryable: true });
-    }
-    if (!Array.isArray(found)) throw Object.assign(new Error('No folder selected'), { code: 'NoMailboxSelected' });
+    const found = this.recovery?.uids
+      ?? await this.searchUids(client, buildSearchQuery(this.criteria, checkpoint.lastUid, this.options.customCriteria));
     const { batch, remaining } = selectBatch(found, checkpoint.lastUid, this.batchSize);
-    if (!batch.length) return { delivered: 0, more: false };
+    if (!batch.length) return { delivered: 0, more: await this.finishRecovery() };
 
     this.report.status({ state: 'fetching', newCount: batch.length + remaining });
     const metas = await client.fetchAll(compactUidSet(batch), { uid: true, flags: true, size: true }, { uid: true });
@@ -563,8 +556,45 @@ export class MailboxWatcher {
         session.healthy = true;
       }
     }
+    const recovered = remaining === 0 && await this.finishRecovery();
     await this.checkpointSaved;
-    return { delivered, more: remaining > 0 };
+    return { delivered, more: remaining > 0 || recovered };
+  }
+
+  /** UID SEARCH, with the server refusing it turned into an error that says why. */
+  private async searchUids(client: ImapClient, query: SearchObject): Promise<number[]> {
+    const found = await client.search(query, { uid: true });
+    if (found === false) {
+      if (this.criteria === 'custom') {
+        throw new M365MailError(`The server refused the custom search ${JSON.stringify(this.options.customCriteria ?? {})}`, {
+          kind: 'config', fix: 'Check customCriteria: it must use imapflow search keys the server supports.',
+        });
+      }
+      throw new M365MailError('The server refused UID SEARCH', { kind: 'server-error', retryable: true });
+    }
+    if (!Array.isArray(found)) throw Object.assign(new Error('No folder selected'), { code: 'NoMailboxSelected' });
+    return found;
+  }
+
+  /**
+   * After a UIDVALIDITY change: the UIDs (up to `endUid`) of qualifying mail that arrived after the
+   * old checkpoint was stored. INTERNALDATE is the arrival time; SEARCH SINCE only narrows by date.
+   */
+  private async findRecoverable(client: ImapClient, savedAt: number, endUid: number): Promise<number[]> {
+    if (endUid < 1) return [];
+    const found = await this.searchUids(client, buildRecoveryQuery(this.criteria, endUid, savedAt, this.options.customCriteria));
+    if (!found.length) return [];
+    const messages = await client.fetchAll(compactUidSet(found), { uid: true, internalDate: true }, { uid: true });
+    return selectRecovered(messages, savedAt, endUid);
+  }
+
+  /** Ends a finished recovery: everything up to the end it covered counts as handed over. Returns whether one ended. */
+  private async finishRecovery(): Promise<boolean> {
+    const recovery = this.recovery;
+    if (!recovery) return false;
+    this.recovery = undefined;
+    await this.advanceTo(recovery.endUid);
+    return true;
   }
 
   /** Loads the stored checkpoint once, and reconciles it with the selected folder. */
@@ -584,22 +614,34 @@ export class MailboxWatcher {
 
     const endUid = await this.folderEndUid(client, mailbox);
     const result = reconcileCheckpoint(this.checkpoint, { uidValidity, endUid }, this.criteria);
+    let checkpoint = result.checkpoint;
     if (result.change === 'uidvalidity-changed' && result.previous) {
       this.pending.clear();
       this.failedDeliveries.clear();
+      this.recovery = undefined;
+      const savedAt = result.previous.savedAt;
+      const uids = savedAt === undefined ? [] : await this.findRecoverable(client, savedAt, endUid);
+      if (uids.length) {
+        // Start just before the first mail to recover; finishRecovery() moves on to endUid.
+        this.recovery = { uids, endUid };
+        checkpoint = { uidValidity, lastUid: uids[0] - 1 };
+      }
+      const recovering = savedAt === undefined
+        ? `Continuing with mail that arrives from now on (UID > ${endUid}); `
+        : `Emitting ${uids.length} mail(s) that arrived after the last checkpoint (${new Date(savedAt).toISOString()}); older `;
       const warning: WatcherWarning = {
         kind: 'uidvalidity-changed',
         message: `UIDVALIDITY of "${this.folder}" changed from ${result.previous.uidValidity} to ${uidValidity}: `
-          + `the folder was rebuilt on the server. Continuing with mail that arrives from now on (UID > ${endUid}); `
+          + `the folder was rebuilt on the server. ${recovering}`
           + 'mail already in the folder is not emitted again.',
         previous: result.previous,
-        current: result.checkpoint,
+        current: checkpoint,
       };
       safely(() => this.callbacks.onWarning?.(warning));
     }
-    this.checkpoint = result.checkpoint;
+    this.checkpoint = checkpoint;
     await this.saveCheckpoint();
-    return result.checkpoint;
+    return this.checkpoint;
   }
 
   /** UIDNEXT - 1 from SELECT, or the highest UID when the server did not report UIDNEXT. */
@@ -705,6 +747,8 @@ export class MailboxWatcher {
 
   private async saveCheckpoint(): Promise<void> {
     if (!this.checkpoint) return;
+    // Wall time, not this.clock: after a UIDVALIDITY change it is compared with the server's INTERNALDATE.
+    this.checkpoint = { ...this.checkpoint, savedAt: Date.now() };
     try {
       await this.options.checkpointStore.save({ ...this.checkpoint });
     } catch (err) {

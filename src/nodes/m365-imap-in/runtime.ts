@@ -23,7 +23,10 @@ export default function registerImapInNode(RED: NodeAPI): void {
       const checkpoints: WatcherCheckpointStore = {
         load: async () => {
           const saved = await loadImapCheckpoint(store, key);
-          return saved ? { uidValidity: Number(saved.uidValidity), lastUid: saved.lastUid } : undefined;
+          if (!saved) return undefined;
+          // The save time lets the watcher recover mail that arrived after it when UIDVALIDITY changes.
+          const savedAt = Date.parse(saved.updatedAt);
+          return { uidValidity: Number(saved.uidValidity), lastUid: saved.lastUid, savedAt: Number.isFinite(savedAt) ? savedAt : undefined };
         },
         save: async (checkpoint) => {
           await saveImapCheckpoint(store, key, checkpoint);

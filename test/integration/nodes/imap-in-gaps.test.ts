@@ -103,6 +103,34 @@ describe('m365-imap-in: UIDVALIDITY changes, unseen/custom criteria across resta
     assert.deepEqual(errorTexts(second.node), []);
   });
 
+  it('emits mail delivered after a UIDVALIDITY change while the flow was stopped exactly once, and no old mail', async function () {
+    const folder = 'GapsUidValidityRecover';
+    await bed.dovecot.deliverMany(USERS.alice, ['old 1', 'old 2'].map((s) => mail(s)), { folder });
+    const first = await start({ folder, criteria: 'all' });
+    await first.out.waitForCount(2);
+    await helper.unload();
+    const stoppedAt = Date.now();
+
+    const { uidvalidity } = await bed.dovecot.folderStatus(USERS.alice, folder);
+    await setUidValidity(folder, uidvalidity + 1000);
+    // INTERNALDATE has whole seconds and mail of the checkpoint's own second counts as older, so
+    // these are dated in the second after the stop (the last save was before it).
+    const internalDate = new Date(Math.floor(stoppedAt / 1000) * 1000 + 1000);
+    await bed.dovecot.deliverMany(USERS.alice, ['down 1', 'down 2'].map((s) => mail(s)), { folder, internalDate });
+    const second = await start({ folder, criteria: 'all' });
+    await waitFor(() => warnTexts(second.node).some((t) => /UIDVALIDITY/.test(t)), 'a UIDVALIDITY warning after the restart');
+    await second.out.waitForCount(2);
+    await bed.dovecot.deliver(USERS.alice, mail('after restart'), { folder });
+    await waitFor(() => second.out.topics.includes('after restart'), 'the mail delivered after the restart');
+
+    assertExactlyOnce(first.out.topics, ['old 1', 'old 2']);
+    assertExactlyOnce(second.out.topics, ['down 1', 'down 2', 'after restart']);
+    const warnings = warnTexts(second.node).filter((t) => /UIDVALIDITY/.test(t));
+    assert.equal(warnings.length, 1, 'warned once');
+    assert.match(warnings[0], /Emitting 2 mail\(s\).*not emitted again/);
+    assert.deepEqual(errorTexts(second.node), []);
+  });
+
   it('with criteria unseen emits only mail without \\Seen, and none of it again after the flow restarts', async function () {
     const folder = 'GapsUnseen';
     await bed.dovecot.deliver(USERS.alice, mail('pre seen'), { folder, seen: true });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { M365MailError } from '../../../src/auth/errors';
 import {
-  advanceCheckpoint, buildSearchQuery, compactUidSet, parseCustomCriteria, reconcileCheckpoint, selectBatch, uidRangeAfter,
+  advanceCheckpoint, buildRecoveryQuery, buildSearchQuery, compactUidSet, parseCustomCriteria, reconcileCheckpoint, selectBatch,
+  selectRecovered, uidRangeAfter,
 } from '../../../src/imap/checkpoint-policy';
 
 describe('imap checkpoint policy', () => {
@@ -105,6 +106,38 @@ describe('imap checkpoint policy', () => {
       assert.deepEqual(parseCustomCriteria(''), {});
       assert.throws(() => parseCustomCriteria('[1]'), (err: unknown) => err instanceof M365MailError && err.kind === 'config');
       assert.throws(() => parseCustomCriteria('{oops'), (err: unknown) => err instanceof M365MailError && err.kind === 'config');
+    });
+  });
+
+  describe('recovery after a UIDVALIDITY change', () => {
+    const savedAt = Date.UTC(2024, 4, 10, 12, 0, 30, 500);
+    const dayBefore = new Date(savedAt - 24 * 60 * 60_000);
+
+    it('searches the criteria up to the end UID, since a day before the save (SINCE has date granularity)', () => {
+      assert.deepEqual(buildRecoveryQuery('all', 41, savedAt), { uid: '1:41', since: dayBefore });
+      assert.deepEqual(buildRecoveryQuery('unseen', 41, savedAt), { seen: false, uid: '1:41', since: dayBefore });
+      assert.deepEqual(buildRecoveryQuery('custom', 41, savedAt, { from: 'a@b.c' }), { from: 'a@b.c', uid: '1:41', since: dayBefore });
+    });
+
+    it('keeps a custom search its own uid set and its own later since', () => {
+      const later = '2024-05-10';
+      assert.deepEqual(buildRecoveryQuery('custom', 41, savedAt, { uid: '5:9', since: later }), { uid: '5:9', since: later });
+      assert.deepEqual(buildRecoveryQuery('custom', 41, savedAt, { since: '2020-01-01' }), { uid: '1:41', since: dayBefore });
+    });
+
+    it('selects mail with an INTERNALDATE after the save, up to the end UID, ascending and once', () => {
+      const at = (second: number): Date => new Date(Date.UTC(2024, 4, 10, 12, 0, second));
+      const messages = [
+        { uid: 9, internalDate: at(31) },
+        { uid: 3, internalDate: at(10) }, // before the save: handed over or not qualifying then
+        { uid: 4, internalDate: at(30) }, // the save's own second: counts as older (whole seconds)
+        { uid: 7, internalDate: at(45).toISOString() },
+        { uid: 7, internalDate: at(45) },
+        { uid: 50, internalDate: at(50) }, // beyond the end: the normal search finds it
+        { uid: 8 }, // no INTERNALDATE: kept rather than lost
+      ];
+      assert.deepEqual(selectRecovered(messages, savedAt, 41), [7, 8, 9]);
+      assert.deepEqual(selectRecovered([], savedAt, 41), []);
     });
   });
 });
