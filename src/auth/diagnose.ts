@@ -354,7 +354,8 @@ export function errorFromMsal(err: unknown, ctx: DiagnoseContext = {}): M365Mail
   if (code && rule) {
     const summary = aadstsSummary(ownCode ? err : { errorMessage: ctx.serverError?.description }, code);
     return new M365MailError(`${rule.title} (AADSTS${code}${summary ? `: ${summary}` : ''}).`, {
-      kind: rule.kind, fix: rule.fix(ctx), code: `AADSTS${code}`, retryable: rule.retryable ?? false, cause: err,
+      kind: rule.kind, fix: rule.fix(ctx), code: `AADSTS${code}`, retryable: rule.retryable ?? false,
+      retryAfterMs: rule.retryable ? ctx.retryAfterMs : undefined, cause: err,
     });
   }
 
