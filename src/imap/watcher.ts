@@ -332,11 +332,8 @@ export class MailboxWatcher {
     }
     if (opened.tokenExpiresAt !== undefined) {
       const delay = renewDelay(opened.tokenExpiresAt - this.clock.now(), this.renewMarginMs);
-      // A planned renewal never cuts a running check short (it would break a fetch mid-mail).
-      session.timers.once(delay, () => {
-        if (this.checking) session.renewDue = true;
-        else void this.endSession(session, 'renew');
-      });
+      const expiresAt = opened.tokenExpiresAt;
+      session.timers.once(delay, () => this.renewWhenTokenReady(session, expiresAt));
     }
     if (this.mode !== 'trigger') session.timers.every(this.intervalMs, () => this.requestCheck(session));
     if (this.mode !== 'idle' && (this.mode === 'trigger' || this.intervalMs > this.keepAliveMs)) {
@@ -409,6 +406,27 @@ export class MailboxWatcher {
       session.finish({ reason, error });
     }
     return session.done;
+  }
+
+  /**
+   * Planned renewal: get the new token while the old session still works, and only then reconnect
+   * (never in the middle of a running check). If the identity server fails just now, the session
+   * goes on with its old token and the renewal is tried again while that token lasts.
+   */
+  private renewWhenTokenReady(session: Session, tokenExpiresAt: number): void {
+    const reconnect = (): void => {
+      if (!this.isActive(session)) return;
+      if (this.checking) session.renewDue = true;
+      else void this.endSession(session, 'renew');
+    };
+    this.options.tokenSource.getAccessToken('imap', { forceRefresh: true }).then(reconnect, () => {
+      const left = tokenExpiresAt - this.clock.now();
+      if (left > 2_000 && this.isActive(session)) {
+        session.timers.once(Math.min(30_000, Math.floor(left / 2)), () => this.renewWhenTokenReady(session, tokenExpiresAt));
+      } else {
+        reconnect(); // the reconnect reports the token problem, with its backoff
+      }
+    });
   }
 
   private isActive(session: Session): boolean {

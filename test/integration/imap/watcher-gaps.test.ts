@@ -9,7 +9,7 @@ import type { M365MailError } from '../../../src/auth/errors';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
 import { MailboxWatcher, type MailboxWatcherOptions, type MailMeta, type WatcherStatus } from '../../../src/imap/watcher';
 import { EXCHANGE_IMAP_CAPABILITIES, startDovecot, type DovecotServer } from '../../env/dovecot';
-import { USERS } from '../../env/identity/directory';
+import { APPS, USERS } from '../../env/identity/directory';
 import { TESTBED_MAILBOXES } from '../../env/testbed';
 import { daemonTokenSource, MemoryCheckpointStore, rawMail, readSource, startImapBed, subjectOf, type ImapBed } from './bed';
 import { startImapRelay, type ImapRelay, type RelayBehaviour } from './imap-relay';
@@ -245,5 +245,37 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
     await deliverAndAwait(w, 'gaps-bye', 'after-bye', 3000);
     assert.deepEqual(w.subjects(), ['before-bye', 'after-bye']);
     assert.deepEqual(w.errors, [], 'an expired session token is routine, not an error');
+  });
+
+  it('keeps a working session when the planned token renewal fails, and reconnects once a new token is there', async function () {
+    this.timeout(30000);
+    await bed.dovecot.createFolder(USERS.alice, 'gaps-renew');
+    const wire = await relay();
+    // Tokens of the daemon app that live 12 s: the watcher plans its renewal at 3/4 of that.
+    const mint = (lifetimeSec: number): string => bed.identity.mintAccessToken({
+      aud: 'https://outlook.office365.com', appid: APPS.daemon.clientId, roles: ['IMAP.AccessAsApp', 'POP.AccessAsApp'],
+      exp: Math.floor(Date.now() / 1000) + lifetimeSec,
+    });
+    const refreshes: Array<'failed' | 'ok'> = [];
+    const flaky: AccessTokenSource = {
+      async getAccessToken(_protocol, options) {
+        if (!options?.forceRefresh) return mint(12);
+        if (refreshes.length === 0) {
+          refreshes.push('failed');
+          throw new Error('identity server answered 500');
+        }
+        refreshes.push('ok');
+        return mint(600);
+      },
+    };
+    const w = watch({ folder: 'gaps-renew', mode: 'idle', intervalSec: 600, tokenSource: flaky, host: wire.host, port: wire.port });
+    await waitFor(() => refreshes.length >= 1, () => `the planned renewal (last status ${lastStatus(w)})`, 15000);
+    assert.equal(wire.connections.length, 1, 'the failed renewal left the session alone');
+    await deliverAndAwait(w, 'gaps-renew', 'between-attempts', 3000);
+    await waitFor(() => wire.connections.length === 2 && wire.idleCommands() >= 2, () => `a new session after the second attempt (refreshes ${refreshes.join(',')})`, 8000);
+    assert.equal(refreshes[1], 'ok', 'the retry got a token before reconnecting');
+    await deliverAndAwait(w, 'gaps-renew', 'after-renewal', 3000);
+    assert.deepEqual(w.subjects(), ['between-attempts', 'after-renewal']);
+    assert.deepEqual(w.errors, [], 'a failed planned renewal while the old token lasts is not an error');
   });
 });
