@@ -5,7 +5,10 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { CLOUD_NAMES, type CloudName } from './clouds';
+import { GUID_PATTERN, MULTI_TENANT_ALIASES } from '../config/identifiers';
 import { M365MailError } from './errors';
+
+export { MULTI_TENANT_ALIASES };
 
 export type AuthType = 'client-secret' | 'client-certificate' | 'device-code' | 'auth-code';
 
@@ -35,13 +38,11 @@ export interface AccountConfig {
   credentials?: AccountCredentials;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // A DNS name with at least two labels, e.g. contoso.onmicrosoft.com.
 const DOMAIN = /^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
-export const MULTI_TENANT_ALIASES = ['common', 'organizations', 'consumers'] as const;
 
 export function isGuid(value: string): boolean {
-  return GUID.test(value.trim());
+  return GUID_PATTERN.test(value.trim());
 }
 
 /** App-only flows act as the application itself; they have no signed-in user. */

@@ -1,4 +1,5 @@
 import { M365MailError } from '../auth/errors';
+import { MAILBOX_PATTERN } from './identifiers';
 
 /** Properties shared by m365-imap-in and m365-pop3-in (CONTRACT.md), as typed values. */
 export interface ReaderConfigBase {
@@ -34,8 +35,6 @@ export interface ParseResult<T> {
 }
 
 const DEFAULT_MAX_ATTACHMENT_BYTES = 26214400;
-// Plain address check: enough to catch a pasted display name or a missing domain.
-const MAILBOX_PATTERN = /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/;
 
 function configError(message: string, fix: string): M365MailError {
   return new M365MailError(message, { kind: 'config', fix });

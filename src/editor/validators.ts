@@ -1,7 +1,8 @@
-/** Field validators shared by the editor forms (and mirrored by the runtime's own checks). */
-export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Field validators shared by the editor forms; identifier shapes come from the runtime's own. */
+import { GUID_PATTERN, MAILBOX_PATTERN, MULTI_TENANT_ALIASES } from '../config/identifiers';
+
 const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const TENANT_KEYWORDS = ['common', 'organizations', 'consumers'];
+const TENANT_KEYWORDS: readonly string[] = MULTI_TENANT_ALIASES;
 
 export function isGuid(value: string): boolean {
   return GUID_PATTERN.test(value.trim());
@@ -18,7 +19,7 @@ export function isTenantKeyword(value: string): boolean {
 
 export function isMailboxOrEmpty(value: string): boolean {
   const v = value.trim();
-  return v === '' || /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/.test(v);
+  return v === '' || MAILBOX_PATTERN.test(v);
 }
 
 export function isPort(value: string | number): boolean {
