@@ -23,6 +23,8 @@ export interface BenchConfig {
   drainRepeat: number;
   /** Give up on a drain after this long without progress. */
   stallMs: number;
+  /** Leave node-red-node-email out of the drains (quicker runs while tuning). */
+  skipEmail: boolean;
 }
 
 const ALL_PHASES = ['drain', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale'];
@@ -56,5 +58,6 @@ export function readConfig(): BenchConfig {
     smallHeapMb: int('BENCH_SMALL_HEAP_MB', 128, 128, quick),
     drainRepeat: int('BENCH_DRAIN_REPEAT', 1, 1, quick),
     stallMs: int('BENCH_STALL_MS', 30_000, 15_000, quick),
+    skipEmail: process.env.BENCH_SKIP_EMAIL === '1',
   };
 }

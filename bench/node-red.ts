@@ -158,7 +158,8 @@ export async function startBenchNodeRed(options: { nodeArgs?: string[]; packages
     userDir,
     launcher: nodeRedLauncherPath(),
     flows: [],
-    nodeArgs: options.nodeArgs,
+    // BENCH_NODE_ARGS (e.g. --cpu-prof) is for looking into a run, not for the figures.
+    nodeArgs: [...(options.nodeArgs ?? []), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     settings: { logging: { console: { level: 'info', metrics: false, audit: false } }, editorTheme: { tours: false } },
   });
   const red = new BenchNodeRed(proc, userDir);

@@ -109,7 +109,9 @@ export async function drainPhase(bed: BenchBed, config: BenchConfig, results: Re
   }
   const raw = best(raws);
   const node = best(nodes);
-  const email = await drainWithNodeRed(bed, 'e-mail in', folder, expected, config);
+  const email: DrainRun = config.skipEmail
+    ? { ok: false, mails: 0, error: 'skipped (BENCH_SKIP_EMAIL=1)' }
+    : await drainWithNodeRed(bed, 'e-mail in', folder, expected, config);
   results.detail(phase, { raw, node, email, allRuns: { raw: raws, node: nodes } });
   results.add({ phase, subject: 'imapflow script (a)', value: raw.ok ? raw.rate ?? 0 : describe(raw), unit: 'mails/s', note: raw.error });
   results.add({ phase, subject: 'node-red-node-email (b)', value: email.ok ? email.rate ?? 0 : describe(email), unit: email.ok ? 'mails/s' : '', note: email.error });

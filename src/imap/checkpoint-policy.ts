@@ -135,6 +135,8 @@ export interface Batch {
   batch: number[];
   /** How many more qualifying UIDs wait for the next batch. */
   remaining: number;
+  /** Those UIDs, ascending. */
+  rest: number[];
 }
 
 /**
@@ -144,7 +146,7 @@ export interface Batch {
 export function selectBatch(uids: readonly number[], lastUid: number, batchSize: number): Batch {
   const size = Math.max(1, Math.floor(batchSize) || 1);
   const qualifying = [...new Set(uids)].filter((uid) => Number.isInteger(uid) && uid > lastUid).sort((a, b) => a - b);
-  return { batch: qualifying.slice(0, size), remaining: Math.max(0, qualifying.length - size) };
+  return { batch: qualifying.slice(0, size), remaining: Math.max(0, qualifying.length - size), rest: qualifying.slice(size) };
 }
 
 /** The checkpoint after `uid` was handed over; never moves backwards. */

@@ -10,6 +10,8 @@ import { redactSecrets } from './redact';
 export interface WatcherLogger {
   debug?(message: string): void;
   warn?(message: string): void;
+  /** Whether debug lines are written anywhere (default true); without, imapflow skips formatting them. */
+  debugEnabled?: boolean;
 }
 
 interface LogEntry {
@@ -41,5 +43,9 @@ export function createImapflowLogger(target: WatcherLogger | undefined, secrets:
   if (!target || (!target.debug && !target.warn)) return false;
   const debug = (entry: unknown): void => target.debug?.(format(entry, secrets()));
   const warn = (entry: unknown): void => (target.warn ?? target.debug)?.(format(entry, secrets()));
-  return { trace: () => undefined, debug, info: debug, warn, error: debug, fatal: warn };
+  const debugEnabled = target.debug !== undefined && target.debugEnabled !== false;
+  // imapflow asks before it serialises a command or response for the log: without this, every
+  // FETCH response (mail source included) was turned into a log line that trace() then dropped.
+  const isLevelEnabled = (level: string): boolean => level === 'warn' || level === 'fatal' || (level !== 'trace' && debugEnabled);
+  return { trace: () => undefined, debug, info: debug, warn, error: debug, fatal: warn, isLevelEnabled } as Logger;
 }

@@ -22,7 +22,7 @@ import {
   type ImapClient, type ImapConnectionOptions,
 } from './connection';
 import { applyDisposition, PendingDispositions, type Disposition } from './dispositions';
-import { toImapError } from './errors';
+import { dispositionError, toImapError } from './errors';
 
 export type WatchMode = 'idle' | 'poll' | 'trigger';
 export type WatcherState = 'connecting' | 'watching' | 'polling' | 'fetching' | 'paused' | 'error' | 'stopped';
@@ -122,10 +122,19 @@ interface Session {
 
 type DeliveryOutcome = 'delivered' | 'skipped' | 'retry-later';
 
+interface RunResult {
+  /** UIDs handed over, in order. */
+  delivered: number[];
+  /** The check must end here (a mail to retry later, or the session ended). */
+  stop: boolean;
+}
+
 const LOGOUT_TIMEOUT_MS = 1_000;
 /** Errors that often pass by themselves; the first of a row is not reported. */
 const TRANSIENT_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['network', 'timeout', 'server-error']);
 const STOP_WAIT_MS = 1_500;
+/** How often a draining backlog stores its checkpoint (a killed process re-emits at most this much). */
+const CHECKPOINT_SAVE_INTERVAL_MS = 500;
 
 /**
  * Watches one mailbox folder. Create it, call `start()`, and `stop()` on close.
@@ -170,11 +179,16 @@ export class MailboxWatcher {
   private checkRun: Promise<void> = Promise.resolve();
   /** The newest checkpoint write; never rejects (failures are reported). */
   private checkpointSaved: Promise<void> = Promise.resolve();
+  /** The checkpoint moved since the last write was started. */
+  private checkpointDirty = false;
+  private lastCheckpointSave = 0;
   private checkWaiters: Array<() => void> = [];
   private checkpoint?: Checkpoint;
   private checkpointLoaded = false;
   /** After a UIDVALIDITY change: mail that arrived since the old checkpoint, handed over before anything else. */
   private recovery?: { uids: number[]; endUid: number };
+  /** UIDs found by the last search that later batches of the same backlog hand over. */
+  private backlog?: { uidValidity: number; uids: number[] };
   private readonly report: EngineReporter<WatcherStatus>;
 
   constructor(private readonly options: MailboxWatcherOptions, private readonly callbacks: MailboxWatcherCallbacks) {
@@ -469,6 +483,8 @@ export class MailboxWatcher {
         // Let other events (stop, pause, the socket) in between batches of a backlog.
         if (this.checkAgain) await new Promise<void>((resolve) => setImmediate(resolve));
       } while (this.checkAgain && this.isActive(session));
+      // The check is done once its progress is stored.
+      await this.flushCheckpoint();
       if (this.isActive(session)) this.report.recovered();
     } catch (err) {
       failed = true;
@@ -481,6 +497,8 @@ export class MailboxWatcher {
         void this.endSession(session, 'closed', session.client.usable ? error : this.closeError(session));
       }
     } finally {
+      // Also after a failed or stopped check, so stop() and the next session find it stored.
+      void this.flushCheckpoint();
       this.checking = false;
       if (session.renewDue && this.isActive(session)) {
         void this.endSession(session, 'renew');
@@ -541,42 +559,84 @@ export class MailboxWatcher {
 
     if (this.disposition !== 'none' && this.pending.size) await this.retryPendingDispositions(session, uidValidity);
 
-    const found = this.recovery?.uids
-      ?? await this.searchUids(client, buildSearchQuery(this.criteria, checkpoint.lastUid, this.options.customCriteria));
-    const { batch, remaining } = selectBatch(found, checkpoint.lastUid, this.batchSize);
-    if (!batch.length) return { delivered: 0, more: await this.finishRecovery() };
+    const found = this.recovery?.uids ?? await this.backlogOrSearch(client, uidValidity, checkpoint.lastUid);
+    const { batch, remaining, rest } = selectBatch(found, checkpoint.lastUid, this.batchSize);
+    if (!batch.length) {
+      this.backlog = undefined;
+      return { delivered: 0, more: await this.finishRecovery() };
+    }
+    // The whole list, not just the rest: a batch cut short is picked up again from the checkpoint.
+    if (!this.recovery) this.backlog = remaining > 0 ? { uidValidity, uids: [...batch, ...rest] } : undefined;
 
     this.report.status({ state: 'fetching', newCount: batch.length + remaining });
     const metas = await client.fetchAll(compactUidSet(batch), { uid: true, flags: true, size: true }, { uid: true });
     const metaByUid = new Map(metas.map((meta) => [meta.uid, meta]));
     let delivered = 0;
-    // The next small mail is fetched while this one is handed over, so the server's answer and
-    // our parsing overlap (one extra mail in memory at most).
-    const fetchSmall = (uid: number): Promise<Buffer | undefined> | undefined => {
-      const size = metaByUid.get(uid)?.size;
-      if (size === undefined || size > this.streamThreshold) return undefined;
-      const fetched = client.fetchOne(String(uid), { uid: true, source: true }, { uid: true }).then((message) => (message ? message.source : undefined));
-      fetched.catch(() => undefined); // awaited (and its failure handled) when its turn comes
-      return fetched;
-    };
-    let prefetched = batch.length > 0 ? fetchSmall(batch[0]) : undefined;
-    for (const [index, uid] of batch.entries()) {
+    for (const run of splitRuns(batch, (uid) => metaByUid.get(uid)?.size, this.streamThreshold)) {
       if (!this.isActive(session)) return { delivered, more: false };
-      const meta = metaByUid.get(uid);
-      const source = prefetched;
-      prefetched = index + 1 < batch.length ? fetchSmall(batch[index + 1]) : undefined;
-      const outcome = await this.deliver(session, uid, uidValidity, meta?.size, meta?.flags, source);
-      if (outcome === 'retry-later') return { delivered, more: false };
-      if (outcome === 'delivered') {
-        delivered++;
+      const result = run.large
+        ? await this.deliverLarge(session, run.uids[0], uidValidity, metaByUid.get(run.uids[0]))
+        : await this.deliverRun(session, run.uids, uidValidity, metaByUid);
+      delivered += result.delivered.length;
+      if (result.delivered.length) {
         // Progress: a drop from now on is routine (no node error, backoff starts over), even in
         // the middle of a long first backlog.
         session.healthy = true;
+        await this.applyDispositions(session, result.delivered, uidValidity);
       }
+      if (result.stop) return { delivered, more: false };
     }
     const recovered = remaining === 0 && await this.finishRecovery();
-    await this.checkpointSaved;
     return { delivered, more: remaining > 0 || recovered };
+  }
+
+  /**
+   * The UIDs still to hand over: what the last search of this backlog left, or a new UID SEARCH.
+   * Draining a big backlog batch by batch would otherwise search the whole rest once per batch.
+   * Mail that arrives meanwhile is found by the search after the backlog is done.
+   */
+  private async backlogOrSearch(client: ImapClient, uidValidity: number, lastUid: number): Promise<number[]> {
+    const backlog = this.backlog;
+    if (backlog && backlog.uidValidity === uidValidity && backlog.uids.some((uid) => uid > lastUid)) return backlog.uids;
+    this.backlog = undefined;
+    return this.searchUids(client, buildSearchQuery(this.criteria, lastUid, this.options.customCriteria));
+  }
+
+  /**
+   * Hands over a run of small mails streamed by one UID FETCH, parsing each while the server
+   * sends the next (as a plain imapflow loop does). No other command can run until the FETCH is
+   * over, so dispositions wait for the end of the run. A UID the server no longer has is passed.
+   */
+  private async deliverRun(session: Session, uids: number[], uidValidity: number, metas: Map<number, { flags?: Set<string>; size?: number }>): Promise<RunResult> {
+    const delivered: number[] = [];
+    let next = 0;
+    const passMissing = async (beforeUid: number): Promise<void> => {
+      while (next < uids.length && uids[next] < beforeUid) await this.advanceTo(uids[next++]);
+    };
+    for await (const message of session.client.fetch(compactUidSet(uids), { uid: true, source: true }, { uid: true })) {
+      if (!this.isActive(session)) return { delivered, stop: true };
+      await passMissing(message.uid);
+      if (uids[next] !== message.uid) continue;
+      next++;
+      const meta = metas.get(message.uid);
+      const outcome = await this.handOver(session, message.uid, uidValidity, meta?.size ?? message.source?.length ?? 0, meta?.flags, message.source);
+      if (outcome === 'delivered') delivered.push(message.uid);
+      if (outcome === 'retry-later') return { delivered, stop: true };
+    }
+    // The FETCH completed: mail it did not return was expunged meanwhile.
+    if (this.isActive(session)) await passMissing(Infinity);
+    return { delivered, stop: !this.isActive(session) };
+  }
+
+  /** Hands over one mail above the streaming threshold, read with download() in chunks. */
+  private async deliverLarge(session: Session, uid: number, uidValidity: number, meta: { flags?: Set<string>; size?: number } | undefined): Promise<RunResult> {
+    let source: MailSource | undefined;
+    if (meta?.size !== undefined) {
+      const download = await session.client.download(String(uid), undefined, { uid: true, chunkSize: this.downloadChunkBytes });
+      source = 'content' in download && download.content ? download.content : undefined;
+    }
+    const outcome = await this.handOver(session, uid, uidValidity, meta?.size ?? 0, meta?.flags, source);
+    return { delivered: outcome === 'delivered' ? [uid] : [], stop: outcome === 'retry-later' || !this.isActive(session) };
   }
 
   /** UID SEARCH, with the server refusing it turned into an error that says why. */
@@ -670,23 +730,11 @@ export class MailboxWatcher {
     return last ? last.uid : 0;
   }
 
-  private async deliver(session: Session, uid: number, uidValidity: number, size: number | undefined, flags: Set<string> | undefined, prefetched?: Promise<Buffer | undefined>): Promise<DeliveryOutcome> {
-    const client = session.client;
-    if (size === undefined) {
-      // Expunged between SEARCH and FETCH: nothing to hand over, move past it.
-      await this.advanceTo(uid);
-      return 'skipped';
-    }
-    let source: MailSource | undefined;
-    if (prefetched) {
-      source = await prefetched;
-    } else if (size > this.streamThreshold) {
-      const download = await client.download(String(uid), undefined, { uid: true, chunkSize: this.downloadChunkBytes });
-      source = 'content' in download && download.content ? download.content : undefined;
-    } else {
-      const message = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
-      source = message ? message.source : undefined;
-    }
+  /**
+   * Gives one mail to onMail and moves the checkpoint past it. A missing source (expunged between
+   * SEARCH and FETCH) is passed over. A failing onMail is retried on later checks, then skipped.
+   */
+  private async handOver(session: Session, uid: number, uidValidity: number, size: number, flags: Set<string> | undefined, source: MailSource | undefined): Promise<DeliveryOutcome> {
     if (!source) {
       await this.advanceTo(uid);
       return 'skipped';
@@ -698,7 +746,7 @@ export class MailboxWatcher {
       discard(source);
       if (!this.isActive(session)) return 'retry-later'; // the connection broke, not the mail
       const cause = isM365MailError(err) ? err : undefined;
-      if (!client.usable || cause?.kind === 'network' || cause?.kind === 'timeout') {
+      if (!session.client.usable || cause?.kind === 'network' || cause?.kind === 'timeout') {
         // The download broke off (a streamed mail whose connection dropped): not the mail's fault,
         // so no attempt is counted, or a large mail on a flaky line would end up skipped. Ending the
         // session makes the watcher reconnect and fetch it again.
@@ -722,20 +770,26 @@ export class MailboxWatcher {
     discard(source);
     this.failedDeliveries.delete(uid);
     await this.advanceTo(uid);
-    if (this.disposition !== 'none') {
-      // Node-RED hands a sent msg to the next node on a later turn of the event loop: let it get
-      // there before the server is told the mail is done with.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const failure = await applyDisposition(client, uid, this.disposition, this.options.moveTo);
-      if (failure) {
-        this.report.error(failure, true);
-        if (failure.retryable) {
-          const dropped = this.pending.add(uid, uidValidity);
-          if (dropped) this.report.error(new M365MailError(`Gave up the disposition of mail UID ${dropped.uid}: too many pending`, { kind: 'disposition-failed' }), true);
-        }
+    return 'delivered';
+  }
+
+  /** Marks, moves or deletes mails that were handed over; a failure is queued for a retry. */
+  private async applyDispositions(session: Session, uids: number[], uidValidity: number): Promise<void> {
+    if (this.disposition === 'none') return;
+    // Node-RED hands a sent msg to the next node on a later turn of the event loop: let it get
+    // there before the server is told the mail is done with.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const uid of uids) {
+      const failure = this.isActive(session)
+        ? await applyDisposition(session.client, uid, this.disposition, this.options.moveTo)
+        : dispositionError(`Could not apply the disposition of mail UID ${uid}: the connection closed`, { retryable: true });
+      if (!failure) continue;
+      if (this.isActive(session)) this.report.error(failure, true);
+      if (failure.retryable) {
+        const dropped = this.pending.add(uid, uidValidity);
+        if (dropped) this.report.error(new M365MailError(`Gave up the disposition of mail UID ${dropped.uid}: too many pending`, { kind: 'disposition-failed' }), true);
       }
     }
-    return 'delivered';
   }
 
   private async retryPendingDispositions(session: Session, uidValidity: number): Promise<void> {
@@ -752,14 +806,27 @@ export class MailboxWatcher {
   }
 
   /**
-   * Moves the checkpoint past `uid` and starts storing it without waiting: a durable write per
-   * mail (fsync) would bound a backlog's drain at a few hundred mails/s. The store merges
-   * overlapping writes, each check and stop() await the last one, so only a killed process can
-   * lose the newest few positions (and then emits those mails again rather than losing them).
+   * Moves the checkpoint past `uid`. Storing it is durable (write, fsync, rename), so while a
+   * backlog drains it is stored at most every CHECKPOINT_SAVE_INTERVAL_MS, and always when a check
+   * ends (runChecks) and on stop(). Only a killed process can lose the newest positions, and then
+   * emits those mails again rather than losing them.
    */
   private async advanceTo(uid: number): Promise<void> {
     if (!this.checkpoint) return;
     this.checkpoint = advanceCheckpoint(this.checkpoint, uid);
+    this.checkpointDirty = true;
+    if (this.clock.now() - this.lastCheckpointSave >= CHECKPOINT_SAVE_INTERVAL_MS) this.storeCheckpoint();
+  }
+
+  /** Starts storing the checkpoint when it moved since the last save; returns the newest write. */
+  private flushCheckpoint(): Promise<void> {
+    if (this.checkpointDirty) this.storeCheckpoint();
+    return this.checkpointSaved;
+  }
+
+  private storeCheckpoint(): void {
+    this.checkpointDirty = false;
+    this.lastCheckpointSave = this.clock.now();
     this.checkpointSaved = this.saveCheckpoint();
   }
 
@@ -814,6 +881,22 @@ export class MailboxWatcher {
   private wake(): void {
     this.wakeLoop?.();
   }
+}
+
+/**
+ * Splits a batch (ascending UIDs) into runs of small mails, fetched by one streaming FETCH each,
+ * and single mails above `threshold`, downloaded in chunks. Order is kept.
+ */
+export function splitRuns(uids: readonly number[], sizeOf: (uid: number) => number | undefined, threshold: number): Array<{ large: boolean; uids: number[] }> {
+  const runs: Array<{ large: boolean; uids: number[] }> = [];
+  for (const uid of uids) {
+    const size = sizeOf(uid);
+    const large = size !== undefined && size > threshold;
+    const last = runs[runs.length - 1];
+    if (!large && last && !last.large) last.uids.push(uid);
+    else runs.push({ large, uids: [uid] });
+  }
+  return runs;
 }
 
 /** Ends a source stream nobody will read further (a no-op for Buffers and finished streams). */

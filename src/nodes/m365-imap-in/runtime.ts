@@ -4,7 +4,7 @@ import { MailboxWatcher, parseCustomCriteria } from '../../imap';
 import type { CheckpointStore as WatcherCheckpointStore } from '../../imap';
 import { loadImapCheckpoint, saveImapCheckpoint } from '../../state';
 import { mailProxy } from '../shared/mail-proxy';
-import type { NodeProps } from '../shared/red';
+import { debugLoggingEnabled, type NodeProps } from '../shared/red';
 import { checkReaderSetup, runReaderNode } from '../shared/reader-node';
 import { checkpointStore } from '../shared/storage';
 
@@ -39,7 +39,7 @@ export default function registerImapInNode(RED: NodeAPI): void {
         tokenSource: context.provider,
         appOnly: context.appOnly,
         proxy: mailProxy(context.provider.endpoints.imap.host, context.provider.endpoints.imap.port, account.accountConfig.proxy)?.toString(),
-        logger: { debug: (m: string) => node.debug(m), warn: (m: string) => node.warn(m) },
+        logger: { debug: (m: string) => node.debug(m), warn: (m: string) => node.warn(m), debugEnabled: debugLoggingEnabled(RED) },
         checkpointStore: checkpoints,
         folder: config.folder,
         mode: config.mode,

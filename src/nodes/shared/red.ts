@@ -42,3 +42,9 @@ export function reportError(node: Node, error: unknown, msg: Record<string, unkn
 }
 
 export type NodeProps = NodeDef & Record<string, unknown>;
+
+/** Whether any Node-RED log handler writes debug lines (settings.logging.<handler>.level debug/trace). */
+export function debugLoggingEnabled(RED: NodeAPI): boolean {
+  const logging = (RED.settings as unknown as { logging?: Record<string, { level?: string } | undefined> }).logging ?? {};
+  return Object.values(logging).some((handler) => handler?.level === 'debug' || handler?.level === 'trace');
+}

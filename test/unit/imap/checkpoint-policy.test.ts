@@ -45,11 +45,11 @@ describe('imap checkpoint policy', () => {
   describe('selectBatch', () => {
     it('drops the highest message that `n:*` returns even though its UID is below n', () => {
       // UID SEARCH UID 51:* on a folder whose highest UID is 50 answers "50".
-      assert.deepEqual(selectBatch([50], 50, 100), { batch: [], remaining: 0 });
+      assert.deepEqual(selectBatch([50], 50, 100), { batch: [], remaining: 0, rest: [] });
     });
 
     it('returns qualifying UIDs ascending, each once, at most batchSize', () => {
-      assert.deepEqual(selectBatch([9, 3, 7, 7, 5, 2, 11], 2, 3), { batch: [3, 5, 7], remaining: 2 });
+      assert.deepEqual(selectBatch([9, 3, 7, 7, 5, 2, 11], 2, 3), { batch: [3, 5, 7], remaining: 2, rest: [9, 11] });
     });
 
     it('drains a backlog batch by batch without gaps or repeats', () => {
