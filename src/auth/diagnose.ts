@@ -1,10 +1,15 @@
 /**
  * Turns what MSAL, the identity platform and the mail servers say into M365MailErrors that tell
  * the user what to change. The AADSTS texts are long and generic; the fixes here name the exact
- * place in the Entra admin center or the exact Exchange cmdlet.
+ * place in the Entra admin center. Mail server refusals are catalogued in ./server-refusals and
+ * transport failures in ./transport-errors, shared with the IMAP and POP3 code.
  */
 import { M365MailError, type ErrorKind } from './errors';
 import type { MailProtocol } from './token-source';
+import { diagnoseServerRefusal } from './server-refusals';
+import { errorFromTransport } from './transport-errors';
+
+export { errorFromTransport } from './transport-errors';
 
 /** What the caller knows around the failure; all optional, used to make fix texts concrete. */
 export interface DiagnoseContext {
@@ -35,11 +40,6 @@ interface Rule {
 
 const ENTRA_OVERVIEW = 'Microsoft Entra admin center → Identity → Overview';
 const app = (ctx: DiagnoseContext) => (ctx.clientId ? ` ${ctx.clientId}` : '');
-
-const SERVICE_PRINCIPAL_FIX = (ctx: DiagnoseContext) =>
-  'Register the service principal in Exchange Online PowerShell: '
-  + `New-ServicePrincipal -AppId ${ctx.clientId || '<clientId>'} -ObjectId <object ID of the Enterprise Application, not of the App registration>, `
-  + 'then Add-MailboxPermission -Identity <mailbox> -User <service principal id> -AccessRights FullAccess.';
 
 /** AADSTS codes we explain. The key is the number after "AADSTS". */
 const AADSTS_RULES: Record<string, Rule> = {
@@ -310,35 +310,6 @@ function aadstsSummary(err: unknown, code: string): string | undefined {
   return match?.[1]?.trim() || undefined;
 }
 
-const NODE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
-const NODE_TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-
-/** Maps a Node.js socket/TLS/HTTP failure (or a proxy refusal) to an M365MailError; undefined if it isn't one. */
-export function errorFromTransport(err: unknown): M365MailError | undefined {
-  if (err instanceof M365MailError) return err;
-  const code = pickString(err, 'code') ?? '';
-  const message = err instanceof Error ? err.message : String(err);
-  if (NODE_TIMEOUT_CODES.has(code) || (!code && /timed? ?out/i.test(message))) {
-    return new M365MailError(`The connection timed out (${code || 'timeout'}).`, {
-      kind: 'timeout', retryable: true, cause: err,
-      fix: 'Check the network connection and the proxy; the account retries by itself.',
-    });
-  }
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code)) {
-    return new M365MailError(`The TLS certificate was not accepted (${code}).`, {
-      kind: 'tls', retryable: false, cause: err,
-      fix: 'A TLS-inspecting proxy or firewall needs its CA certificate: start Node-RED with NODE_EXTRA_CA_CERTS=/path/to/ca.pem. Never disable certificate checks.',
-    });
-  }
-  if (NODE_NETWORK_CODES.has(code)) {
-    return new M365MailError(`The server could not be reached (${code}).`, {
-      kind: 'network', retryable: true, cause: err,
-      fix: 'Check DNS, firewall and proxy settings (the account\'s proxy, or HTTPS_PROXY/NO_PROXY); the account retries by itself.',
-    });
-  }
-  return undefined;
-}
-
 /**
  * Maps an error thrown by MSAL (ServerError, InteractionRequiredAuthError, ClientAuthError, …) to an
  * M365MailError with kind and fix text. Unknown errors become kind 'unknown' with MSAL's code.
@@ -396,60 +367,20 @@ export function errorFromMsal(err: unknown, ctx: DiagnoseContext = {}): M365Mail
   });
 }
 
-const BACKOFF_RE = /Suggested\s+Backoff\s+Time:\s*(\d+)\s*(milliseconds|ms|seconds|s)?/i;
-const DEFAULT_THROTTLE_BACKOFF_MS = 60_000;
-
 /**
- * Maps a mail server's refusal (IMAP tagged NO/BAD/BYE text, POP3 -ERR line) to an M365MailError.
- * Returns kind 'unknown' for texts we don't recognise, with the server text (never a token) in it.
+ * Maps a mail server's refusal (IMAP tagged NO/BAD/BYE text, POP3 -ERR line) to an M365MailError,
+ * using the catalogue in ./server-refusals. Returns kind 'unknown' for texts it doesn't know, with
+ * the server text (never a token) in it.
  */
 export function errorFromServerResponse(protocol: MailProtocol, text: string, ctx: DiagnoseContext = {}): M365MailError {
+  const known = diagnoseServerRefusal(protocol, text, { clientId: ctx.clientId, appOnly: ctx.appOnly });
+  if (known) {
+    return new M365MailError(known.title, {
+      kind: known.kind, fix: known.fix, code: known.code, retryable: known.retryable, retryAfterMs: known.retryAfterMs,
+    });
+  }
   const line = text.replace(/\s+/g, ' ').trim().slice(0, 300);
-  const label = protocol === 'imap' ? 'IMAP' : 'POP3';
-
-  if (/AccessTokenExpired/i.test(text)) {
-    return new M365MailError(`${label} server closed the session: the access token expired.`, {
-      kind: 'token-expired', retryable: true, retryAfterMs: 0, code: 'AccessTokenExpired',
-      fix: 'Get a fresh token and reconnect (the account does this once by itself).',
-    });
-  }
-  if (/\[THROTTLED\]|Request is throttled/i.test(text)) {
-    const match = BACKOFF_RE.exec(text);
-    const unit = (match?.[2] ?? 'ms').toLowerCase();
-    const backoff = match ? Number(match[1]) * (unit === 's' || unit === 'seconds' ? 1000 : 1) : DEFAULT_THROTTLE_BACKOFF_MS;
-    return new M365MailError(`${label} server is throttling this mailbox.`, {
-      kind: 'throttled', retryable: true, retryAfterMs: backoff, code: 'THROTTLED',
-      fix: 'Back off and retry later; reduce the number of connections or polls for this mailbox (Exchange Online allows few concurrent IMAP/POP connections per mailbox).',
-    });
-  }
-  if (/User is authenticated but not connected/i.test(text)) {
-    return new M365MailError(`${label} server accepted the token but could not open the mailbox ("User is authenticated but not connected").`, {
-      kind: 'not-connected', retryable: false, code: 'NotConnected',
-      fix: ctx.appOnly === false
-        ? 'Check that the mailbox address is the signed-in user\'s or one it has FullAccess to, and that the mailbox exists in Exchange Online.'
-        : `${SERVICE_PRINCIPAL_FIX(ctx)} Also check that the mailbox address is correct.`,
-    });
-  }
-  const commonAuthFix = ctx.appOnly === false
-    ? 'Check that the token has the IMAP.AccessAsUser.All / POP.AccessAsUser.All scope of Office 365 Exchange Online, that the user name is the signed-in mailbox, and that IMAP/POP is enabled for it (Set-CASMailbox -Identity <mailbox> -ImapEnabled $true -PopEnabled $true).'
-    : `Check that the app has the IMAP.AccessAsApp / POP.AccessAsApp application permission of "Office 365 Exchange Online" with admin consent, that IMAP/POP is enabled for the mailbox (Set-CASMailbox -Identity <mailbox> -ImapEnabled $true -PopEnabled $true), and the service principal: ${SERVICE_PRINCIPAL_FIX(ctx)}`;
-  if (protocol === 'imap' && /AUTHENTICATE failed|\[AUTHENTICATIONFAILED\]/i.test(text)) {
-    return new M365MailError('IMAP server refused the access token (AUTHENTICATE failed).', {
-      kind: 'auth-failed', retryable: false, code: 'AUTHENTICATE failed', fix: commonAuthFix,
-    });
-  }
-  if (/-ERR Authentication failure: unknown user name or bad password/i.test(text)) {
-    return new M365MailError('POP3 server refused the access token (Authentication failure).', {
-      kind: 'auth-failed', retryable: false, code: 'Authentication failure', fix: commonAuthFix,
-    });
-  }
-  if (/-ERR Protocol error\. Connection is closed/i.test(text)) {
-    return new M365MailError('POP3 server closed the connection with "Protocol error".', {
-      kind: 'protocol-error', retryable: true, code: 'Protocol error',
-      fix: 'Exchange Online expects POP3 XOAUTH2 in two steps: "AUTH XOAUTH2", wait for "+", then send the base64 response on its own line (no initial response on the AUTH line).',
-    });
-  }
-  return new M365MailError(`${label} server refused: ${line}`, {
+  return new M365MailError(`${protocol === 'imap' ? 'IMAP' : 'POP3'} server refused: ${line}`, {
     kind: 'unknown', retryable: false,
     fix: 'See the server text; if it mentions authentication, check the app permissions and that IMAP/POP is enabled for the mailbox.',
   });

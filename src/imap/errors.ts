@@ -1,9 +1,13 @@
 /**
  * Turns what imapflow throws (or the server said) into an M365MailError with a kind and a fix.
- * Local minimal mapper; the lead may route server texts through src/auth/diagnose.ts instead.
+ * Server refusals are looked up in the catalogue shared with POP3 (src/auth/server-refusals) and
+ * socket, TLS and proxy failures in the shared transport table (src/auth/transport-errors);
+ * imapflow's own flags (authenticationFailed, mailboxMissing, ETHROTTLE, tlsFailed) pick an entry
+ * when the server's text says nothing.
  */
-import { errorFromServerResponse, errorFromTransport } from '../auth/diagnose';
 import { ErrorKind, M365MailError, isM365MailError } from '../auth/errors';
+import { diagnoseServerRefusal, serverRefusal, type ServerRefusal } from '../auth/server-refusals';
+import { classifyTransportError, transportFailure } from '../auth/transport-errors';
 import { parseThrottleHint } from '../util/backoff';
 import { redactSecrets } from './redact';
 
@@ -32,28 +36,8 @@ export interface ErrorContext {
   appOnly?: boolean;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
-  'ECONNABORTED', 'NoConnection', 'EConnectionClosed', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS',
-  // NoMailboxSelected: our own check found the folder deselected, i.e. the connection is closing.
-  'StateLogout', 'EPROXY', 'ProxyError', 'NoMailboxSelected',
-]);
-const TIMEOUT_CODES = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT', 'ETIMEDOUT']);
-const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO|HOSTNAME|ALTNAME/i;
-
-const FIX: Partial<Record<ErrorKind, string>> = {
-  'token-expired': 'The access token expired; the watcher reconnects with a fresh one. If this repeats, check the clock of this machine.',
-  'auth-failed': 'Check that the app has the IMAP.AccessAsApp (or IMAP.AccessAsUser.All) permission with admin consent, that the token is for https://outlook.office365.com, and that IMAP is enabled for the mailbox.',
-  'not-connected': 'Register the app\'s service principal in Exchange (New-ServicePrincipal) and give it access to the mailbox (Add-MailboxPermission -AccessRights FullAccess).',
-  'folder-not-found': 'Check the folder path (sub-folders are separated by "/" on Exchange) or pick it from the folder list.',
-  throttled: 'Exchange is throttling this mailbox; the watcher waits as long as the server asked. Lower the number of connections or checks.',
-  tls: 'The server certificate was not accepted. Check the host name and, behind a TLS-inspecting proxy, add its CA with NODE_EXTRA_CA_CERTS.',
-  network: 'The connection to the mail server failed; the watcher retries. Check host, port, firewall and proxy settings if it persists.',
-  timeout: 'The mail server did not answer in time; the watcher retries. Check network and proxy settings if it persists.',
-  'server-error': 'The mail server refused the request; the watcher retries.',
-};
-
-const RETRYABLE: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['token-expired', 'throttled', 'network', 'timeout', 'server-error', 'unknown']);
+/** A refusal the catalogue does not know: IMAP retries it, the next check may well pass. */
+const FIX_SERVER_ERROR = 'The mail server refused the request; the watcher retries.';
 
 function serverText(err: ImapErrorLike): string {
   const parts = [err.responseText, typeof err.response === 'string' ? err.response : undefined, err.reason];
@@ -62,14 +46,26 @@ function serverText(err: ImapErrorLike): string {
 
 /** Classifies server or client text into an error kind; `undefined` when nothing matches. */
 export function kindFromText(text: string): ErrorKind | undefined {
-  // The server could not check the token just now (its identity back end was slow): try again.
-  if (/\[UNAVAILABLE\]|Temporary authentication failure|\[SYS\/TEMP\]/i.test(text)) return 'server-error';
-  if (/AccessTokenExpired|token (has )?expired/i.test(text)) return 'token-expired';
-  if (/authenticated but not connected/i.test(text)) return 'not-connected';
-  if (parseThrottleHint(text)) return 'throttled';
-  if (/AUTHENTICATE failed|AUTHENTICATIONFAILED|Authentication failed|LOGIN failed|invalid credentials/i.test(text)) return 'auth-failed';
-  if (/NONEXISTENT|Mailbox doesn't exist|mailbox does not exist|Folder not found|no such (mailbox|folder)|not found/i.test(text)) return 'folder-not-found';
+  return diagnoseServerRefusal('imap', text)?.kind;
+}
+
+/** The catalogue entry that imapflow's flags point at when the server's text is not recognised. */
+function refusalFromFlags(err: ImapErrorLike, appOnly: boolean | undefined): ServerRefusal | undefined {
+  if (err.mailboxMissing || err.serverResponseCode === 'NONEXISTENT') return serverRefusal('folder-not-found', 'imap');
+  if (err.code === 'ETHROTTLE' || parseThrottleHint(err.message ?? '')) return serverRefusal('throttled', 'imap');
+  if (err.authenticationFailed) return serverRefusal('auth-failed', 'imap', { appOnly });
   return undefined;
+}
+
+/**
+ * What is still to wait of the server's throttling hint. imapflow sits out a hint (up to half its
+ * socket timeout) before it rejects the command; only the rest is still to wait, or a 60 s hint
+ * would keep the watcher away for 2 min.
+ */
+function remainingThrottleMs(err: ImapErrorLike, text: string): number | undefined {
+  const hintMs = parseThrottleHint(`${text} ${err.message ?? ''}`)?.retryAfterMs ?? (typeof err.throttleReset === 'number' ? err.throttleReset : undefined);
+  const waited = typeof err.throttleWaited === 'number' && err.throttleWaited > 0 ? err.throttleWaited : 0;
+  return hintMs === undefined ? undefined : Math.max(0, hintMs - waited);
 }
 
 /**
@@ -83,51 +79,30 @@ export function toImapError(error: unknown, context: ErrorContext = {}): M365Mai
   const err: ImapErrorLike = typeof error === 'object' && error !== null ? (error as ImapErrorLike) : { message: String(error) };
   const text = serverText(err);
   const code = err.code ?? err.serverResponseCode;
-  const hint = parseThrottleHint(`${text} ${err.message ?? ''}`);
-
-  let kind: ErrorKind | undefined = kindFromText(text);
-  if (!kind && err.mailboxMissing) kind = 'folder-not-found';
-  if (!kind && (code === 'ETHROTTLE' || hint)) kind = 'throttled';
-  if (!kind && err.authenticationFailed) kind = 'auth-failed';
-  if (!kind && (err.tlsFailed || (code && !NETWORK_CODES.has(code) && TLS_CODE.test(code)))) kind = 'tls';
-  if (!kind && code && TIMEOUT_CODES.has(code)) kind = 'timeout';
-  if (!kind && code && NETWORK_CODES.has(code)) kind = 'network';
-  if (!kind && err.serverResponseCode === 'NONEXISTENT') kind = 'folder-not-found';
-  if (!kind && text) kind = 'server-error';
-  kind ??= 'unknown';
-
   const where = describeContext(context);
-  const hintMs = hint?.retryAfterMs ?? (typeof err.throttleReset === 'number' ? err.throttleReset : undefined);
-  // imapflow sits out a throttling hint (up to half its socket timeout) before it rejects the
-  // command; only the rest is still to wait, or a 60 s hint would keep the watcher away for 2 min.
-  const waited = typeof err.throttleWaited === 'number' && err.throttleWaited > 0 ? err.throttleWaited : 0;
-  const retryAfterMs = hintMs === undefined ? undefined : Math.max(0, hintMs - waited);
+  const inContext = (message: string): string => `${message}${where ? ` (${where})` : ''}`;
 
-  // The shared catalogue knows Exchange's texts best (fix texts name the exact cmdlets).
-  if (text) {
-    const known = errorFromServerResponse('imap', text, { appOnly: context.appOnly });
-    if (known.kind !== 'unknown') {
-      return new M365MailError(`${known.message}${where ? ` (${where})` : ''}`, {
-        kind: known.kind, fix: known.fix, code: known.code ?? code, retryable: known.retryable,
-        retryAfterMs: retryAfterMs ?? known.retryAfterMs, cause: error,
-      });
-    }
-  } else if (kind === 'network' || kind === 'timeout' || kind === 'tls') {
-    const transport = errorFromTransport(error);
-    if (transport) {
-      return new M365MailError(`${transport.message}${where ? ` (${where})` : ''}`, {
-        kind: transport.kind, fix: transport.fix, code, retryable: transport.retryable, cause: error,
-      });
-    }
+  const refusal = (text ? diagnoseServerRefusal('imap', text, { appOnly: context.appOnly }) : undefined) ?? refusalFromFlags(err, context.appOnly);
+  if (refusal) {
+    return new M365MailError(inContext(refusal.title), {
+      kind: refusal.kind, fix: refusal.fix, code: refusal.code ?? code, retryable: refusal.retryable,
+      retryAfterMs: remainingThrottleMs(err, text) ?? refusal.retryAfterMs, cause: error,
+    });
   }
 
   const detail = redactSecrets(text || err.message || 'unknown error');
+  const transport = classifyTransportError(error) ?? (err.tlsFailed ? transportFailure('handshake') : undefined);
+  if (transport) {
+    return new M365MailError(inContext(`${transport.summary}: ${detail}`), {
+      kind: transport.kind, fix: transport.fix, code, retryable: transport.retryable, cause: error,
+    });
+  }
+
   return new M365MailError(`IMAP ${where ? where + ': ' : ''}${detail}`, {
-    kind,
-    fix: FIX[kind],
+    kind: text ? 'server-error' : 'unknown',
+    fix: text ? FIX_SERVER_ERROR : undefined,
     code,
-    retryable: RETRYABLE.has(kind),
-    retryAfterMs,
+    retryable: true,
     cause: error,
   });
 }

@@ -1,15 +1,16 @@
 /**
  * Turns whatever a poll step threw into an M365MailError the poller can act on. The POP3 client
- * already classifies server answers; this adds what a poller needs on top: Exchange's throttling
- * delay as `retryAfterMs`, and `AccessTokenExpired` as its own kind (it calls for a new token).
+ * already classifies server answers (src/pop3/errors with the shared catalogue); this adds what a
+ * poller needs on top: a throttling delay and `AccessTokenExpired` (it calls for a new token) for
+ * errors that reached it another way, and fix texts for the account's flow.
  */
-import { errorFromServerResponse } from '../auth/diagnose';
 import { M365MailError, isM365MailError } from '../auth/errors';
+import { DEFAULT_THROTTLE_BACKOFF_MS, serverRefusal } from '../auth/server-refusals';
 import { parseThrottleHint } from '../util/backoff';
 import { explainAccessToken } from '../auth/token-explainer';
 
-/** How long to hold off after a throttling answer that named no delay (as src/auth/diagnose does). */
-export const DEFAULT_THROTTLE_DELAY_MS = 60_000;
+/** How long to hold off after a throttling answer that named no delay (the shared catalogue's default). */
+export const DEFAULT_THROTTLE_DELAY_MS = DEFAULT_THROTTLE_BACKOFF_MS;
 
 /**
  * Maps any thrown value to an M365MailError. Errors that are already classified keep their kind,
@@ -18,8 +19,12 @@ export const DEFAULT_THROTTLE_DELAY_MS = 60_000;
  */
 export function toPop3PollError(error: unknown, action = 'poll'): M365MailError {
   if (isM365MailError(error)) {
+    // An error classified without Exchange's words in view (e.g. a closed connection) that carries them.
     if (/AccessTokenExpired/i.test(error.message) && error.kind !== 'token-expired') {
-      return errorFromServerResponse('pop3', error.message);
+      const expired = serverRefusal('token-expired', 'pop3');
+      return new M365MailError(error.message, {
+        kind: expired.kind, fix: expired.fix, code: expired.code, retryable: expired.retryable, retryAfterMs: expired.retryAfterMs, cause: error,
+      });
     }
     if (error.kind === 'throttled' && error.retryAfterMs === undefined) {
       const hint = parseThrottleHint(error.message);
@@ -44,15 +49,15 @@ export function callsForFreshToken(error: M365MailError): boolean {
 }
 
 /**
- * Makes the fix text of a refused login concrete for the account's flow (app-only or delegated)
- * when Exchange's wording is recognised; otherwise returns the error unchanged.
+ * Makes the fix text of a refused login concrete for the account's flow (app-only or delegated):
+ * the client classifies without knowing the flow, so its fix covers both. Other errors, and any
+ * error when the flow is unknown, are returned unchanged.
  */
 export function withAccountFix(error: M365MailError, appOnly: boolean | undefined): M365MailError {
   if (appOnly === undefined || (error.kind !== 'auth-failed' && error.kind !== 'not-connected')) return error;
-  const diagnosed = errorFromServerResponse('pop3', error.message, { appOnly });
-  if (diagnosed.kind !== error.kind || !diagnosed.fix) return error;
+  const fix = serverRefusal(error.kind, 'pop3', { appOnly }).fix;
   return new M365MailError(error.message, {
-    kind: error.kind, fix: diagnosed.fix, code: error.code, retryable: error.retryable, retryAfterMs: error.retryAfterMs, cause: error,
+    kind: error.kind, fix, code: error.code, retryable: error.retryable, retryAfterMs: error.retryAfterMs, cause: error,
   });
 }
 
