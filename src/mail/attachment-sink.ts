@@ -15,6 +15,17 @@ export interface AttachmentHandling {
   realDir?: string;
 }
 
+/** What is known of an attachment's size before its content is read. */
+export interface ContentSizeHint {
+  /** Raw (encoded) bytes of the mail not yet read by the parser: no attachment decodes to more. */
+  rawBytesLeft?: number;
+  /** Content-Transfer-Encoding of the attachment; base64 decodes to at most 3/4 of its bytes. */
+  transferEncoding?: string;
+}
+
+/** Below this, content is gathered in chunks and joined once: a copy of a small buffer is cheap. */
+const PREALLOCATE_FROM_BYTES = 1024 * 1024;
+
 /** What became of one attachment's content. */
 export interface ConsumedAttachment {
   size: number;
@@ -33,10 +44,11 @@ export async function consumeAttachment(
   content: Readable,
   filename: string | undefined,
   handling: AttachmentHandling,
+  hint: ContentSizeHint = {},
 ): Promise<ConsumedAttachment> {
   const sink = handling.policy === 'save' ? await FileSink.create(handling.realDir, filename) : undefined;
   const keep = handling.policy === 'include';
-  const chunks: Buffer[] = [];
+  const chunks = new ContentCollector(keep ? Math.min(upperBound(hint), handling.maxBytes) : 0);
   let size = 0;
   let overCap = false;
   try {
@@ -45,7 +57,7 @@ export async function consumeAttachment(
       if (overCap) continue;
       if (size > handling.maxBytes) {
         overCap = true;
-        chunks.length = 0;
+        chunks.clear();
         await sink?.discard();
         continue;
       }
@@ -54,10 +66,65 @@ export async function consumeAttachment(
     }
     if (overCap) return { size, omitted: true };
     if (sink) return { size, path: await sink.finish() };
-    return keep ? { size, content: Buffer.concat(chunks, size) } : { size };
+    return keep ? { size, content: chunks.content() } : { size };
   } catch (error) {
     await sink?.discard();
     throw error;
+  }
+}
+
+/** The most bytes an attachment can decode to, from what is left of the raw mail. */
+function upperBound(hint: ContentSizeHint): number {
+  if (hint.rawBytesLeft === undefined || !Number.isFinite(hint.rawBytesLeft) || hint.rawBytesLeft <= 0) return 0;
+  const base64 = hint.transferEncoding?.trim().toLowerCase() === 'base64';
+  return Math.ceil(base64 ? (hint.rawBytesLeft * 3) / 4 : hint.rawBytesLeft);
+}
+
+/**
+ * Keeps an attachment's decoded chunks. A large one is copied into one buffer sized from the
+ * hint as it arrives, so a 50 MB attachment costs 50 MB, not 50 MB of chunks plus a 50 MB join.
+ * The hint's room is reserved, not touched: untouched pages of a large allocation take no memory.
+ * Content that outgrows the room (a wrong hint) falls back to chunks joined at the end.
+ */
+class ContentCollector {
+  private buffer?: Buffer;
+  private filled = 0;
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+
+  constructor(private readonly room: number) {}
+
+  push(chunk: Buffer): void {
+    if (!this.buffer && this.chunks.length === 0 && this.room >= PREALLOCATE_FROM_BYTES) this.buffer = Buffer.allocUnsafe(this.room);
+    if (this.buffer && this.chunks.length === 0 && this.filled + chunk.length <= this.buffer.length) {
+      chunk.copy(this.buffer, this.filled);
+      this.filled += chunk.length;
+      return;
+    }
+    if (this.buffer && this.chunks.length === 0) {
+      // Outgrew the room: what is filled becomes the first chunk.
+      this.chunks.push(this.buffer.subarray(0, this.filled));
+      this.chunkBytes = this.filled;
+    }
+    this.chunks.push(chunk);
+    this.chunkBytes += chunk.length;
+  }
+
+  clear(): void {
+    this.buffer = undefined;
+    this.filled = 0;
+    this.chunks = [];
+    this.chunkBytes = 0;
+  }
+
+  content(): Buffer {
+    if (this.buffer && this.chunks.length === 0) {
+      // Far too much room (the hint covered later attachments too): keep an exact copy instead.
+      return this.buffer.length - this.filled > Math.max(PREALLOCATE_FROM_BYTES, this.filled / 4)
+        ? Buffer.from(this.buffer.subarray(0, this.filled))
+        : this.buffer.subarray(0, this.filled);
+    }
+    return Buffer.concat(this.chunks, this.chunkBytes);
   }
 }
 

@@ -36,7 +36,7 @@ export async function buildMailMessage(source: Buffer | Readable, options: Build
   try {
     settings = resolveSettings(options);
     const realDir = settings.policy === 'save' ? await prepareAttachmentDir(settings.attachmentDir ?? '') : undefined;
-    parts = await parseMail(source, { policy: settings.policy, maxBytes: settings.maxBytes, realDir }, settings.output === 'raw');
+    parts = await parseMail(source, { policy: settings.policy, maxBytes: settings.maxBytes, realDir }, settings.output === 'raw', options.meta?.size);
   } catch (error) {
     // Keep the protocol stream flowing even when we never started parsing it.
     if (source instanceof Readable && !source.readableEnded) source.resume();

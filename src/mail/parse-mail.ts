@@ -5,6 +5,9 @@ import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
 import { consumeAttachment, type AttachmentHandling } from './attachment-sink';
 import type { MailAttachment } from './types';
 
+/** Raw bytes the parser may have read beyond the start of an attachment (its stream buffers). */
+const PARSER_READ_AHEAD_BYTES = 1024 * 1024;
+
 /** What the streaming parse of one mail yields, before it is shaped into a message. */
 export interface ParsedParts {
   headers?: Headers;
@@ -19,13 +22,14 @@ export interface ParsedParts {
 
 /**
  * Streams one raw RFC 822 message through mailparser's `MailParser`, handling each attachment as
- * it arrives (so large attachments are never buffered unless the policy keeps them). Rejects with
+ * it arrives (`rawSize`, the size the server announced, lets a large kept attachment be gathered
+ * in one buffer) (so large attachments are never buffered unless the policy keeps them). Rejects with
  * an M365MailError: `mail-parse` when the parser gives up, `storage` when an attachment cannot
  * be written, `network` when the source stream fails. On failure a source stream is drained (not
  * destroyed) so a protocol connection behind it stays usable, and files already saved for this
  * mail are removed.
  */
-export function parseMail(source: Buffer | Readable, handling: AttachmentHandling, keepRaw: boolean): Promise<ParsedParts> {
+export function parseMail(source: Buffer | Readable, handling: AttachmentHandling, keepRaw: boolean, rawSize?: number): Promise<ParsedParts> {
   return new Promise<ParsedParts>((resolve, reject) => {
     // sha256 like node-red-node-email, so `checksum` values match between the two packages.
     // No link detection: it only feeds mailparser's textAsHtml, which no msg field carries, and
@@ -60,7 +64,12 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
     };
 
     const handleAttachment = async (attachment: AttachmentStream): Promise<void> => {
-      const consumed = await consumeAttachment(attachment.content, attachment.filename, handling);
+      const total = Buffer.isBuffer(source) ? source.length : rawSize;
+      const encoding = attachment.headers?.get('content-transfer-encoding');
+      const consumed = await consumeAttachment(attachment.content, attachment.filename, handling, {
+        rawBytesLeft: total === undefined ? undefined : total - meter.bytes + PARSER_READ_AHEAD_BYTES,
+        transferEncoding: typeof encoding === 'string' ? encoding : undefined,
+      });
       attachments.push(
         dropUndefined<MailAttachment>({
           filename: attachment.filename,
