@@ -5,7 +5,8 @@
  * read back with their timestamps. RSS comes from /proc (VmRSS now, VmHWM = peak).
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nodeRedLauncherPath } from '../test/support/node-red-package';
@@ -141,6 +142,24 @@ export class BenchNodeRed extends EventEmitter {
   }
 }
 
+/** The version of node-red-node-email the figures compare with. */
+export const EMAIL_NODE_VERSION = '5.2.5';
+
+/**
+ * node-red-node-email, installed once into .cache/bench-email. It lives outside the lock file:
+ * its bundled dependencies make `npm ci` reject an otherwise valid lock file.
+ */
+export function emailNodePackage(): string {
+  const dir = path.join(root, '.cache', 'bench-email');
+  const installed = path.join(dir, 'node_modules', 'node-red-node-email');
+  if (existsSync(path.join(installed, 'package.json'))) return installed;
+  console.log(`bench: installing node-red-node-email@${EMAIL_NODE_VERSION} into .cache/bench-email`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench-email', private: true }));
+  execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `node-red-node-email@${EMAIL_NODE_VERSION}`], { cwd: dir, stdio: 'inherit' });
+  return installed;
+}
+
 /**
  * Starts Node-RED with an empty flow; `nodeArgs` go to node itself (e.g. --max-old-space-size=128).
  * NODE_EXTRA_CA_CERTS must be set in this process's environment (run.ts does it).
@@ -153,7 +172,7 @@ export async function startBenchNodeRed(options: { nodeArgs?: string[]; packages
   const packages = options.packages ?? ['ours'];
   mkdirSync(path.join(modules, '@m365-mail'), { recursive: true });
   if (packages.includes('ours')) symlinkSync(root, path.join(modules, '@m365-mail', 'node-red-m365-mail'), 'dir');
-  if (packages.includes('email')) symlinkSync(path.join(root, 'node_modules', 'node-red-node-email'), path.join(modules, 'node-red-node-email'), 'dir');
+  if (packages.includes('email')) symlinkSync(emailNodePackage(), path.join(modules, 'node-red-node-email'), 'dir');
   const proc = await startNodeRed({
     userDir,
     launcher: nodeRedLauncherPath(),
