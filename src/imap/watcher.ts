@@ -115,6 +115,8 @@ interface Session {
   idleUnsupported: boolean;
   /** The token is due for renewal, but a check was running: renew as soon as it is done. */
   renewDue?: boolean;
+  /** The folder's message count when the last pass began (what its search covered). */
+  existsSeen?: number;
   lastError?: unknown;
   finish(end: Omit<SessionEnd, 'healthy'>): void;
   done: Promise<SessionEnd>;
@@ -133,6 +135,8 @@ const LOGOUT_TIMEOUT_MS = 1_000;
 /** Errors that often pass by themselves; the first of a row is not reported. */
 const TRANSIENT_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['network', 'timeout', 'server-error']);
 const STOP_WAIT_MS = 1_500;
+/** Up to this many newly announced mails are fetched straight away, without SEARCH. */
+const ANNOUNCED_FETCH_MAX = 20;
 /** How often a draining backlog stores its checkpoint (a killed process re-emits at most this much). */
 const CHECKPOINT_SAVE_INTERVAL_MS = 500;
 
@@ -363,7 +367,7 @@ export class MailboxWatcher {
     let resolveDone!: (end: SessionEnd) => void;
     const done = new Promise<SessionEnd>((resolve) => { resolveDone = resolve; });
     const onExists = (): void => {
-      if (this.mode === 'idle') this.requestCheck(session);
+      if (this.mode === 'idle') this.requestCheck(session, true);
     };
     const onMailboxOpen = (mailbox: MailboxObject): void => {
       // A re-SELECT with a new UIDVALIDITY: re-check so the checkpoint is reconciled at once.
@@ -449,25 +453,26 @@ export class MailboxWatcher {
 
   // ── checks ──────────────────────────────────────────────────────────────────────────────────
 
-  private requestCheck(session: Session): void {
+  /** `announced`: the server has just told of new mail (EXISTS), so it need not be asked (NOOP). */
+  private requestCheck(session: Session, announced = false): void {
     if (!this.isActive(session)) return;
     if (this.checking) {
       this.checkAgain = true;
-      this.refreshAgain = true;
+      if (!announced) this.refreshAgain = true;
       return;
     }
-    this.checkRun = this.runChecks(session);
+    this.checkRun = this.runChecks(session, !announced);
   }
 
   /** Runs checks until nothing more is waiting, then goes back to IDLE / waiting. Never rejects. */
-  private async runChecks(session: Session): Promise<void> {
+  private async runChecks(session: Session, refresh: boolean): Promise<void> {
     this.checking = true;
     let delivered = 0;
     let failed = false;
     try {
       // Servers show new mail to a session only after they announced it (EXISTS); a NOOP makes
       // them do so, so a poll or trigger finds mail that arrived since the last command.
-      await session.client.noop();
+      if (refresh) await session.client.noop();
       this.refreshAgain = false;
       do {
         this.checkAgain = false;
@@ -559,6 +564,15 @@ export class MailboxWatcher {
 
     if (this.disposition !== 'none' && this.pending.size) await this.retryPendingDispositions(session, uidValidity);
 
+    // Mail the server announced since the last pass (EXISTS): a few new mails in steady state are
+    // fetched at once, without SEARCH and a separate FETCH of sizes (push latency).
+    const existsBefore = session.existsSeen;
+    session.existsSeen = mailbox.exists;
+    const announced = existsBefore === undefined ? 0 : mailbox.exists - existsBefore;
+    if (announced > 0 && announced <= ANNOUNCED_FETCH_MAX && !this.recovery && !this.backlog && this.criteria !== 'custom') {
+      return this.deliverAnnounced(session, checkpoint.lastUid, uidValidity);
+    }
+
     const found = this.recovery?.uids ?? await this.backlogOrSearch(client, uidValidity, checkpoint.lastUid);
     const { batch, remaining, rest } = selectBatch(found, checkpoint.lastUid, this.batchSize);
     if (!batch.length) {
@@ -626,6 +640,37 @@ export class MailboxWatcher {
     // The FETCH completed: mail it did not return was expunged meanwhile.
     if (this.isActive(session)) await passMissing(Infinity);
     return { delivered, stop: !this.isActive(session) };
+  }
+
+  /**
+   * Hands over the mails after `lastUid` with one `UID FETCH lastUid+1:*` of flags and the source
+   * (at most `streamThreshold` bytes of it). Stops at a mail whose source did not fit, or after
+   * `batchSize` mails, and leaves the rest to the next pass (SEARCH, sizes, streaming).
+   */
+  private async deliverAnnounced(session: Session, lastUid: number, uidValidity: number): Promise<{ delivered: number; more: boolean }> {
+    const delivered: number[] = [];
+    let more = false;
+    const limit = this.streamThreshold;
+    const query = { uid: true, flags: true, size: true, source: { start: 0, maxLength: limit } };
+    for await (const message of session.client.fetch(`${lastUid + 1}:*`, query, { uid: true })) {
+      if (!this.isActive(session)) break;
+      // `n:*` also returns the highest mail when it is below n.
+      if (message.uid <= lastUid) continue;
+      if (this.criteria === 'unseen' && message.flags?.has('\\Seen')) continue;
+      // A source of `limit` bytes may be cut off: such a mail is streamed by the next pass.
+      if (delivered.length >= this.batchSize || !message.source || message.source.length >= limit) {
+        more = true;
+        break;
+      }
+      const outcome = await this.handOver(session, message.uid, uidValidity, message.size ?? message.source.length, message.flags, message.source);
+      if (outcome === 'delivered') delivered.push(message.uid);
+      if (outcome === 'retry-later') break;
+    }
+    if (delivered.length) {
+      session.healthy = true;
+      await this.applyDispositions(session, delivered, uidValidity);
+    }
+    return { delivered: delivered.length, more: more && this.isActive(session) };
   }
 
   /** Hands over one mail above the streaming threshold, read with download() in chunks. */

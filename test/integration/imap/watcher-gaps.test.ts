@@ -18,6 +18,8 @@ interface Received {
   subject: string;
   meta: MailMeta;
   at: number;
+  /** Bytes of the source handed over. */
+  bytes: number;
 }
 
 /** One running watcher and everything it reported. */
@@ -91,7 +93,8 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       ...options,
     }, {
       onMail: async (source, meta) => {
-        watched.received.push({ subject: subjectOf(await readSource(source)), meta, at: Date.now() });
+        const raw = await readSource(source);
+        watched.received.push({ subject: subjectOf(raw), meta, at: Date.now(), bytes: raw.length });
       },
       onStatus: (status) => { watched.statuses.push(status); },
       onError: (error) => { watched.errors.push(error); },
@@ -175,6 +178,54 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
     assert.equal(wire.idleCommands(), 0, 'poll mode does not IDLE');
     assert.ok(w.statuses.every((s) => s.state !== 'watching'));
     assert.deepEqual(w.errors, []);
+  });
+
+  describe('mail announced while idling (EXISTS)', () => {
+    /** Client lines sent after the IDLE that the first check ended with. */
+    function linesAfterFirstIdle(wire: ImapRelay): string[] {
+      const lines = wire.connections[0].clientLines;
+      return lines.slice(lines.findIndex((line) => /^\S+ IDLE$/i.test(line)) + 1);
+    }
+
+    it('fetches announced mail at once with one UID FETCH of flags and source: no NOOP, no SEARCH', async () => {
+      await bed.dovecot.createFolder(USERS.alice, 'gaps-announced');
+      const wire = await relay();
+      const w = watch({ folder: 'gaps-announced', mode: 'idle', intervalSec: 600, host: wire.host, port: wire.port });
+      await waitFor(() => wire.idleCommands() >= 1, () => `first IDLE (last status ${lastStatus(w)})`, 5000);
+      await deliverAndAwait(w, 'gaps-announced', 'announced-1', 3000);
+      await deliverAndAwait(w, 'gaps-announced', 'announced-2', 3000);
+      const after = linesAfterFirstIdle(wire).filter((line) => line !== 'DONE' && !/^\S+ IDLE$/i.test(line));
+      assert.equal(after.length, 2, `one command per announced mail: ${after.join(' | ')}`);
+      for (const line of after) assert.match(line, /^\S+ UID FETCH \d+:\* \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.1048576>\)$/);
+      assert.deepEqual(w.subjects(), ['announced-1', 'announced-2']);
+      assert.deepEqual(w.errors, []);
+    });
+
+    it('streams an announced mail that does not fit the first FETCH, whole and in order', async () => {
+      await bed.dovecot.createFolder(USERS.alice, 'gaps-announced-big');
+      const w = watch({ folder: 'gaps-announced-big', mode: 'idle', intervalSec: 600, streamThresholdBytes: 2000 });
+      await waitFor(() => w.statuses.some((s) => s.state === 'watching'), () => `watching (last status ${lastStatus(w)})`, 5000);
+      const big = rawMail('announced-big', 'x'.repeat(20_000));
+      await bed.dovecot.deliverMany(USERS.alice, [rawMail('announced-small-1'), big, rawMail('announced-small-2')], { folder: 'gaps-announced-big' });
+      await waitFor(() => w.received.length >= 3, () => `three mails (have ${w.subjects().join(', ')})`, 5000);
+      assert.deepEqual(w.subjects(), ['announced-small-1', 'announced-big', 'announced-small-2']);
+      assert.equal(w.received[1].bytes, Buffer.byteLength(big), 'the big mail is handed over whole');
+      assert.deepEqual(w.errors, []);
+    });
+
+    it('hands over many announced mails batch by batch, each once and in UID order', async () => {
+      await bed.dovecot.createFolder(USERS.alice, 'gaps-announced-many');
+      const w = watch({ folder: 'gaps-announced-many', mode: 'idle', intervalSec: 600, batchSize: 3 });
+      await waitFor(() => w.statuses.some((s) => s.state === 'watching'), () => `watching (last status ${lastStatus(w)})`, 5000);
+      const subjects = Array.from({ length: 10 }, (_, i) => `announced-many-${i}`);
+      await bed.dovecot.deliverMany(USERS.alice, subjects.map((subject) => rawMail(subject)), { folder: 'gaps-announced-many' });
+      await waitFor(() => w.received.length >= 10, () => `ten mails (have ${w.received.length})`, 5000);
+      await w.watcher.checkNow();
+      assert.deepEqual(w.subjects(), subjects);
+      const uids = w.received.map((r) => r.meta.uid);
+      assert.ok(uids.every((uid, i) => i === 0 || uid > uids[i - 1]), 'UIDs ascending');
+      assert.ok(w.statuses.some((s) => s.state === 'fetching' || (s.newCount ?? 0) > 0));
+    });
   });
 
   it('re-issues IDLE before the server limit on the same connection, and still emits promptly after several restarts', async function () {
