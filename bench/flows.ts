@@ -30,7 +30,8 @@ return null;`;
 export function stamper(id: string): FlowNode {
   const func = `
 const id = String(msg.messageId || (msg.header && msg.header['message-id']) || '').replace(/[^A-Za-z0-9@.-]/g, '');
-node.log('BENCH msg ' + id + ' ' + Date.now());
+const now = global.get('benchNow');
+node.log('BENCH msg ' + id + ' ' + (now ? now().toFixed(2) : Date.now()));
 return null;`;
   return { id, z: TAB.id, type: 'function', name: 'stamper', func, outputs: 0, wires: [] };
 }

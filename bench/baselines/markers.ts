@@ -1,8 +1,14 @@
 /** "BENCH <kind> <args…> <ms>" lines on stdout, the same format as the Node-RED function nodes print. */
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+/** Wall time in ms with sub-millisecond precision (Date.now() has whole ms). */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 export function mark(kind: string, ...args: Array<string | number>): void {
-  process.stdout.write(`BENCH ${kind}${args.map((a) => ` ${a}`).join('')} ${Date.now()}\n`);
+  process.stdout.write(`BENCH ${kind}${args.map((a) => ` ${a}`).join('')} ${preciseNow().toFixed(2)}\n`);
 }
 
 /** Peak resident set size of this process (VmHWM), in MB. */

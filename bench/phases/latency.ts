@@ -8,6 +8,7 @@
 import { USERS } from '../../test/env/identity/directory';
 import { BENCH_USER } from '../../test/env/testbed';
 import { LATENCY_FOLDER, type BenchBed } from '../bed';
+import { preciseNow } from '../baselines/markers';
 import { BaselineProcess } from '../child';
 import type { BenchConfig } from '../config';
 import { ACCOUNT_ID, emailIn, flow, imapIn, stamper } from '../flows';
@@ -49,8 +50,10 @@ export interface LatencyFigures {
   samples: number[];
 }
 
+/** Figures in ms to 0.1 ms: the markers carry sub-millisecond wall time. */
 function figures(samples: number[], missed: number): LatencyFigures {
-  return { p50: quantile(samples, 0.5), p95: quantile(samples, 0.95), max: Math.max(...samples), missed, samples };
+  const tenth = (ms: number): number => Math.round(ms * 10) / 10;
+  return { p50: tenth(quantile(samples, 0.5)), p95: tenth(quantile(samples, 0.95)), max: tenth(Math.max(...samples)), missed, samples: samples.map(tenth) };
 }
 
 export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: Results): Promise<{ figures: Record<string, LatencyFigures>; oursRssMb?: number }> {
@@ -79,9 +82,9 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
     const missed: Record<string, number> = { 'm365-imap-in': 0, 'node-red-node-email': 0, 'imapflow IDLE': 0 };
     for (let i = 0; i < config.latencyMails; i++) {
       const id = `lat-${i}@latency.example`;
-      const aliceAt = Date.now();
+      const aliceAt = preciseNow();
       await bed.dovecot.deliver(USERS.alice, latencyMail('lat', i), { folder: LATENCY_FOLDER });
-      const benchAt = Date.now();
+      const benchAt = preciseNow();
       await bed.dovecot.deliver(BENCH_USER.user, latencyMail('lat', i), { folder: LATENCY_FOLDER });
       const arrived = await Promise.all(Object.values(observers).map((o) => seen(o, id, 10_000)));
       Object.keys(observers).forEach((name, k) => {

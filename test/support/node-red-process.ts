@@ -18,6 +18,8 @@ export interface NodeRedProcessOptions {
   port?: number;
   /** Extra settings merged into settings.js (JSON-serialisable). */
   settings?: Record<string, unknown>;
+  /** JavaScript appended to settings.js, for settings JSON cannot hold (functions). */
+  settingsCode?: string;
   env?: NodeJS.ProcessEnv;
   /** Flow file content to start with. */
   flows?: unknown[];
@@ -61,7 +63,7 @@ export async function startNodeRed(options: NodeRedProcessOptions): Promise<Node
     logging: { console: { level: 'info', metrics: false, audit: false } },
     ...options.settings,
   };
-  writeFileSync(path.join(options.userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  writeFileSync(path.join(options.userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n${options.settingsCode ?? ''}\n`);
   if (options.flows) writeFileSync(path.join(options.userDir, 'flows.json'), JSON.stringify(options.flows, null, 2));
 
   const child = spawn(options.nodeBinary ?? process.execPath, [...(options.nodeArgs ?? []), options.launcher, '--userDir', options.userDir, '--port', String(port)], {

@@ -83,6 +83,10 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
         maxAttachmentBytes: config.maxAttachmentBytes, meta,
       });
       node.send(msg as unknown as Record<string, unknown>);
+      // Node-RED delivers the msg on the next turn of the event loop (setImmediate). Resolving only
+      // after that turn keeps the engine's bookkeeping (checkpoint, next command, status) from
+      // running first and delaying the msg.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     } catch (error) {
       // An unreadable mail is reported here and counts as handled. Anything else (the attachment
       // folder cannot be written, the download broke off) goes back to the engine, which retries
