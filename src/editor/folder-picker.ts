@@ -1,3 +1,4 @@
+import { editorAccountSettings } from './account-settings';
 import { adminRequest, describeFailure } from './admin-api';
 
 declare const $: JQueryStatic;
@@ -18,8 +19,8 @@ export interface FolderPickerOptions {
 }
 
 /**
- * Folder picker fed by the server: the button asks the runtime of the selected m365-account for
- * the folders of the typed mailbox and offers them in a list (and as suggestions while typing).
+ * Folder picker fed by the server: the button asks the runtime for the folders of the typed mailbox,
+ * with the selected m365-account's settings as the editor holds them (deployed or not), and offers them in a list (and as suggestions while typing).
  * Choosing one fills the input. Server text is inserted as text only.
  */
 export function bindFolderPicker(options: FolderPickerOptions): void {
@@ -38,7 +39,9 @@ export function bindFolderPicker(options: FolderPickerOptions): void {
       return;
     }
     status.text(options.translate('folders.loading'));
-    adminRequest<{ folders: FolderEntry[] }>('GET', `m365-mail/accounts/${encodeURIComponent(accountId)}/folders?mailbox=${encodeURIComponent(mailbox)}`)
+    // The account as the editor holds it, so the picker works before the account is deployed.
+    const settings = editorAccountSettings(accountId);
+    adminRequest<{ folders: FolderEntry[] }>('POST', `m365-mail/accounts/${encodeURIComponent(accountId)}/folders`, { settings, mailbox })
       .then(({ folders }) => {
         suggestions.empty();
         const select = $('<select class="m365-folder-select"></select>');

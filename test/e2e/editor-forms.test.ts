@@ -171,6 +171,13 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await editor.confirmTray(); // Add the account
     await input('node-input-mailbox').fill(daemon.mailbox);
     assert.equal(await input('node-input-folder').inputValue(), 'INBOX');
+    // The folder picker works before anything is deployed (the account exists only in the editor).
+    await editor.tray().locator('#m365-pick-folder').click();
+    const undeployedPicker = editor.tray().locator('#m365-folder-status select.m365-folder-select');
+    await undeployedPicker.waitFor();
+    const listed = await undeployedPicker.locator('option').evaluateAll((els) => els.map((el) => (el as HTMLOptionElement).value));
+    assert.ok(listed.includes('Archive'), `folders of the undeployed account: ${listed.join(', ')}`);
+    assert.equal(await input('node-input-folder').inputValue(), 'INBOX', 'listing folders does not change the choice');
     // Fields follow the choices: interval for push/poll, the JSON editor for custom criteria, …
     await input('node-input-criteria').selectOption('custom');
     await editor.tray().locator('#m365-custom-criteria-editor').waitFor({ state: 'visible' });

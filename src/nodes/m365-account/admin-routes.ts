@@ -156,20 +156,37 @@ export function registerAdminRoutes(RED: NodeAPI): void {
       });
   });
 
-  RED.httpAdmin.get(`${BASE}/accounts/:id/folders`, read, (req: Request, res: Response) => {
-    void (async () => {
-      const node = deployed(accountIdOf(req));
-      if (!node) throw new M365MailError('This account is not deployed yet', { kind: 'config', fix: 'Deploy the flow once, then load the folders.' });
-      if (node.problems.length > 0) throw node.problems[0];
-      const provider = node.tokenProvider();
-      let mailbox = typeof req.query.mailbox === 'string' ? req.query.mailbox.trim() : '';
-      if (!mailbox && !isAppOnly(node.accountConfig.authType)) mailbox = (await provider.getAccount())?.username ?? '';
+  /** The folders of a mailbox for the editor's folder pickers. */
+  async function folderList(id: string, settings: Record<string, unknown> | undefined, requested: unknown): Promise<Array<{ path: string; name: string }>> {
+    const config = configFrom(id, settings);
+    const problems = validateAccountConfig(config);
+    if (problems.length > 0) throw problems[0];
+    const lease = providerFor(id, config);
+    try {
+      const provider = lease.provider;
+      let mailbox = typeof requested === 'string' ? requested.trim() : '';
+      if (!mailbox && !isAppOnly(config.authType)) mailbox = (await provider.getAccount())?.username ?? '';
       if (!mailbox) throw new M365MailError('No mailbox given', { kind: 'config', fix: 'Enter the mailbox address first.' });
       const folders = await listFolders({
         host: provider.endpoints.imap.host, port: provider.endpoints.imap.port, mailbox, tokenSource: provider,
-        appOnly: isAppOnly(node.accountConfig.authType), proxy: node.accountConfig.proxy || undefined,
+        appOnly: isAppOnly(config.authType), proxy: config.proxy || undefined,
       });
-      res.json({ folders: folders.map((f) => ({ path: f.path, name: f.name })) });
-    })().catch((error: unknown) => res.status(400).json(errorBody(error)));
+      return folders.map((f) => ({ path: f.path, name: f.name }));
+    } finally {
+      if (lease.temporary) lease.provider.dispose();
+    }
+  }
+
+  // The deployed account's folders (read permission: it connects only with deployed settings).
+  RED.httpAdmin.get(`${BASE}/accounts/:id/folders`, read, (req: Request, res: Response) => {
+    folderList(accountIdOf(req), undefined, req.query.mailbox)
+      .then((folders) => res.json({ folders }), (error: unknown) => res.status(400).json(errorBody(error)));
+  });
+
+  // With the editor's settings, deployed or not (write permission, like Test connection: the
+  // settings choose the hosts the stored credentials are used with).
+  RED.httpAdmin.post(`${BASE}/accounts/:id/folders`, write, (req: Request, res: Response) => {
+    folderList(accountIdOf(req), settingsOf(req), req.body?.mailbox)
+      .then((folders) => res.json({ folders }), (error: unknown) => res.status(400).json(errorBody(error)));
   });
 }

@@ -6,6 +6,7 @@ import { translator } from '../../editor/i18n';
 import { authCodeRedirectUri, bindSignInPanel, type SignInPanel } from '../../editor/sign-in-panel';
 import { ensureStyles } from '../../editor/styles';
 import { isGuid, isHttpsUrl, isPort, isTenant, isTenantKeyword } from '../../editor/validators';
+import { ACCOUNT_SETTING_NAMES } from '../../editor/account-settings';
 
 declare const RED: EditorRED;
 declare const $: JQueryStatic;
@@ -45,9 +46,7 @@ const fieldValue = (id: string): string => String(field(id).val() ?? '').trim();
 
 /** The form's current values, so Test connection and Sign in work before the node is deployed. */
 function formSettings(): Record<string, string> {
-  const names = ['cloud', 'authorityHost', 'tenant', 'clientId', 'authType', 'certificateThumbprint', 'imapHost', 'imapPort',
-    'pop3Host', 'pop3Port', 'resource', 'proxy', 'clientSecret', 'privateKey'];
-  return Object.fromEntries(names.map((name) => [name, fieldValue(name)]));
+  return Object.fromEntries(ACCOUNT_SETTING_NAMES.map((name) => [name, fieldValue(name)]));
 }
 
 function applyAuthType(authType: string): void {

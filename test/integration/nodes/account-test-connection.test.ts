@@ -156,6 +156,30 @@ describe('m365-account Test connection endpoint (Node-RED runtime, test bed)', f
     assert.ok(body.folders.some((f) => f.path === 'INBOX'), JSON.stringify(body));
   });
 
+  it('lists the folders from the editor\'s settings of an account that is not deployed yet, never echoing the secret', async function () {
+    const account = await deploy();
+    const secret = String(account.credentials.clientSecret);
+    const response = await postJson(`${admin.url}/m365-mail/accounts/not-deployed/folders`, {
+      mailbox: account.mailbox, settings: { ...account.properties, clientSecret: secret },
+    });
+    assert.equal(response.status, 200, response.text);
+    const folders = (response.body as unknown as { folders: Array<{ path: string }> }).folders;
+    assert.ok(folders.some((f) => f.path === 'Archive'), response.text);
+    assert.ok(!response.text.includes(secret));
+  });
+
+  it('refuses a folder list without a deployed account or settings, and one with invalid settings, as config errors', async function () {
+    const account = await deploy();
+    const missing = await postJson(`${admin.url}/m365-mail/accounts/nope/folders`, { mailbox: account.mailbox });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.kind, 'config');
+    const before = bed.identity.stats.tokenRequests;
+    const invalid = await postJson(`${admin.url}/m365-mail/accounts/nope/folders`, { mailbox: account.mailbox, settings: { ...account.properties, tenant: 'not a tenant' } });
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.body.kind, 'config');
+    assert.equal(bed.identity.stats.tokenRequests, before, 'no token request for invalid settings');
+  });
+
   it('reports an account that is not deployed and sent no form as a config error', async function () {
     await deploy();
     const response = await postJson(`${admin.url}/m365-mail/accounts/nope/test`, { mailbox: USERS.alice });
