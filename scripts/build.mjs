@@ -39,6 +39,19 @@ async function buildRuntime() {
   });
 }
 
+// Form rows that several nodes share live once in src/editor/partials/<name>.html; an editor.html
+// names them as <!-- partial: name -->, and {{type}} in a partial becomes the node type (its i18n namespace).
+async function expandPartials(form, type) {
+  const names = [...form.matchAll(/<!-- partial: ([a-z0-9-]+) -->\n?/g)];
+  let expanded = form;
+  for (const [marker, name] of names) {
+    const partial = await readFile(path.join(root, 'src/editor/partials', `${name}.html`), 'utf8');
+    expanded = expanded.replace(marker, partial.replaceAll('{{type}}', type));
+  }
+  if (/<!-- partial:|\{\{type\}\}/.test(expanded)) throw new Error(`${type}/editor.html: a partial marker was not expanded`);
+  return expanded;
+}
+
 async function buildEditor(type) {
   const dir = path.join(root, 'src/nodes', type);
   const result = await build({
@@ -51,7 +64,7 @@ async function buildEditor(type) {
     logLevel: 'warning',
   });
   const script = result.outputFiles[0].text;
-  const form = await readFile(path.join(dir, 'editor.html'), 'utf8');
+  const form = await expandPartials(await readFile(path.join(dir, 'editor.html'), 'utf8'), type);
   const html = [
     `<script type="text/javascript">\n${script}</script>`,
     `<script type="text/html" data-template-name="${type}">\n${form}</script>`,
