@@ -2,10 +2,13 @@
  * POP3 client (RFC 1939, CAPA of RFC 2449, SASL AUTH of RFC 5034) for Exchange Online and other
  * servers that take OAuth2 access tokens through SASL XOAUTH2.
  *
- * Commands are serialized: a command is written only after the previous answer (including a
- * RETR body) was read completely. Every wait for the server has a time limit. Failures are
- * M365MailError values; a dropped connection rejects whatever is pending and the client stays
- * closed (it never reconnects by itself — the poller owns that).
+ * Answers are read strictly in order, each one completely (including a RETR body) before the
+ * next. A command is written when its turn comes, or, once signed in to a server that announces
+ * PIPELINING (RFC 2449 §6.6), at once when every command before it was written: a caller that
+ * asks for RETR n+1 while it still reads mail n has the server prepare the next mail meanwhile.
+ * Callers that await each command see no difference. Every wait for the server has a time
+ * limit. Failures are M365MailError values; a dropped connection rejects whatever is pending and
+ * the client stays closed (it never reconnects by itself — the poller owns that).
  *
  * Lifecycle: `quit()` is the graceful end, and only a clean QUIT lets the server remove messages
  * marked with `dele()`; `close()` drops the socket and the server keeps every message.
@@ -127,6 +130,10 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
   private closedBeforeConnect?: M365MailError;
   /** Tail of the command queue; each command starts when the one before settled. */
   private queueTail: Promise<unknown> = Promise.resolve();
+  /** Queued commands whose line is not written yet; a pipelined command must not overtake them. */
+  private unwritten = 0;
+  /** quit() was called: nothing may be written after QUIT. */
+  private quitting = false;
 
   constructor(options: Pop3ClientOptions) {
     super();
@@ -207,7 +214,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** Number of messages and their total size. */
   stat(): Promise<MailboxStat> {
-    return this.exclusive(async () => parseStat(await this.simple('STAT', 'STAT')));
+    return this.simpleCommand('STAT', 'STAT').then(parseStat);
   }
 
   /** Message number → size in octets; all messages, or only `msgno`. */
@@ -222,14 +229,20 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /**
    * Streams message `msgno` (raw RFC 822 bytes, dot-unstuffed). Resolves once the server said
-   * `+OK`; the stream ends at the message end. The next command waits until the stream was read
-   * to its end. Destroying it earlier closes the client: the connection's place in the message
-   * would be lost. Read with back-pressure: the socket pauses while the consumer is slow.
+   * `+OK`; the stream ends at the message end. The answer to the next command is read only once
+   * this stream was read to its end (with pipelining, that command may already be on its way).
+   * Destroying it earlier closes the client: the connection's place in the message would be lost.
+   * Read with back-pressure: the socket pauses while the consumer is slow.
    */
   retr(msgno: number): Promise<Readable> {
     return new Promise<Readable>((resolve, reject) => {
-      this.exclusive(async () => {
+      try {
         assertMessageNumber(msgno);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      this.command(`RETR ${msgno}`, async () => {
         let finished = false;
         let stream: Readable | undefined;
         const startBody = (status: string): BodySink | undefined => {
@@ -254,7 +267,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
           stream = readable;
           return (chunk) => readable.push(chunk);
         };
-        const response = await this.readResponse(`RETR ${msgno}`, `RETR ${msgno}`, startBody);
+        const response = await this.readAnswer(`RETR ${msgno}`, startBody);
         if (!stream || !response.body) throw classifyPop3Error('RETR', response.status);
         resolve(stream);
         try {
@@ -274,45 +287,39 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** Message `msgno` as one Buffer; for small messages or when the whole message is needed anyway. */
   retrBuffer(msgno: number): Promise<Buffer> {
-    return this.exclusive(async () => {
-      assertMessageNumber(msgno);
-      const { status, body } = await this.multiLine(`RETR ${msgno}`, `RETR ${msgno}`);
+    return this.checked(() => assertMessageNumber(msgno), () => this.command(`RETR ${msgno}`, async () => {
+      const { status, body } = await this.multiLineAnswer(`RETR ${msgno}`);
       if (!status.ok) throw classifyPop3Error('RETR', status.line);
       return body;
-    });
+    }));
   }
 
   /** Headers of message `msgno` plus its first `lines` body lines (TOP, optional in RFC 1939). */
   top(msgno: number, lines: number): Promise<Buffer> {
-    return this.exclusive(async () => {
+    const check = (): void => {
       assertMessageNumber(msgno);
       if (!Number.isInteger(lines) || lines < 0) throw configError(`invalid TOP line count: ${lines}`);
-      const { status, body } = await this.multiLine(`TOP ${msgno} ${lines}`, `TOP ${msgno} ${lines}`);
+    };
+    return this.checked(check, () => this.command(`TOP ${msgno} ${lines}`, async () => {
+      const { status, body } = await this.multiLineAnswer(`TOP ${msgno} ${lines}`);
       if (!status.ok) throw classifyPop3Error('TOP', status.line);
       return body;
-    });
+    }));
   }
 
   /** Marks message `msgno` for deletion; the server removes it only after a clean `quit()`. */
   dele(msgno: number): Promise<void> {
-    return this.exclusive(async () => {
-      assertMessageNumber(msgno);
-      await this.simple(`DELE ${msgno}`, 'DELE');
-    });
+    return this.checked(() => assertMessageNumber(msgno), () => this.simpleCommand(`DELE ${msgno}`, 'DELE').then(() => undefined));
   }
 
   /** Unmarks every message marked for deletion in this session. */
   rset(): Promise<void> {
-    return this.exclusive(async () => {
-      await this.simple('RSET', 'RSET');
-    });
+    return this.simpleCommand('RSET', 'RSET').then(() => undefined);
   }
 
   /** Keeps the session alive; fails if the server does not answer. */
   noop(): Promise<void> {
-    return this.exclusive(async () => {
-      await this.simple('NOOP', 'NOOP');
-    });
+    return this.simpleCommand('NOOP', 'NOOP').then(() => undefined);
   }
 
   /**
@@ -320,6 +327,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
    * Rejects when the connection is already gone, since the deletions then did not happen.
    */
   quit(): Promise<void> {
+    this.quitting = true;
     return this.exclusive(async () => {
       const connection = this.requireConnection();
       connection.expectServerClose();
@@ -420,14 +428,65 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     return connection;
   }
 
-  /** Runs `task` after every command queued before it settled; never two at once. */
+  /**
+   * Runs `task` after every command queued before it settled; never two at once. The task writes
+   * its command line synchronously when it starts (until then it counts as unwritten).
+   */
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.unwritten++;
     const run = this.queueTail.then(() => {
+      this.unwritten--;
       this.requireConnection();
       return task();
     });
     this.queueTail = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * A transaction command: `line` is written at once when pipelining allows it (else when its turn
+   * comes), and `readAnswer` runs in turn, after every answer before it was read.
+   */
+  private command<T>(line: string, readAnswer: () => Promise<T>): Promise<T> {
+    if (!this.mayPipeline()) {
+      return this.exclusive(() => {
+        this.writeCommand(line);
+        return readAnswer();
+      });
+    }
+    try {
+      this.writeCommand(line);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.queueTail.then(readAnswer);
+    this.queueTail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether a command may be written before the answers to earlier ones arrived. */
+  private mayPipeline(): boolean {
+    return this.authenticated && this.capabilities?.pipelining === true && this.unwritten === 0 && !this.quitting
+      && this.connection !== undefined && !this.connection.isClosed;
+  }
+
+  /** Runs `check` (argument validation) first, so a bad argument rejects without touching the queue. */
+  private checked<T>(check: () => void, run: () => Promise<T>): Promise<T> {
+    try {
+      check();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return run();
+  }
+
+  /** A single-line transaction command; resolves with the text after `+OK`, throws the classified `-ERR`. */
+  private simpleCommand(line: string, commandName: string): Promise<string> {
+    return this.command(line, async () => {
+      const { status } = await this.readAnswer(line, () => undefined);
+      if (!status.startsWith('+OK')) throw classifyPop3Error(commandName, status);
+      return statusText(status);
+    });
   }
 
   /** Writes a command line, refusing line breaks and lines over the 512-byte limit. */
@@ -446,6 +505,14 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     startBody: (status: string) => BodySink | undefined,
   ): Promise<{ status: string; body?: Promise<void> }> {
     this.writeCommand(line);
+    return this.readAnswer(step, startBody);
+  }
+
+  /** Reads the answer to a command already written: status line, and a body when `startBody` gives a sink. */
+  private async readAnswer(
+    step: string,
+    startBody: (status: string) => BodySink | undefined,
+  ): Promise<{ status: string; body?: Promise<void> }> {
     const response = await this.requireConnection().readResponse(step, (status) => {
       this.options.logger.debug(`POP3 S: ${status.slice(0, 200)}`);
       if (!status.startsWith('+OK') && !status.startsWith('-ERR')) {
@@ -468,8 +535,14 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     line: string,
     step: string,
   ): Promise<{ status: { ok: boolean; line: string }; body: Buffer }> {
+    this.writeCommand(line);
+    return this.multiLineAnswer(step);
+  }
+
+  /** Reads a multi-line answer to a command already written. */
+  private async multiLineAnswer(step: string): Promise<{ status: { ok: boolean; line: string }; body: Buffer }> {
     const chunks: Buffer[] = [];
-    const response = await this.readResponse(line, step, (status) =>
+    const response = await this.readAnswer(step, (status) =>
       status.startsWith('+OK')
         ? (chunk) => {
             chunks.push(chunk);
@@ -486,21 +559,22 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     msgno: number | undefined,
     parse: (text: string) => [number, T],
   ): Promise<Map<number, T>> {
-    return this.exclusive(async () => {
-      if (msgno !== undefined) assertMessageNumber(msgno);
+    return this.checked(() => { if (msgno !== undefined) assertMessageNumber(msgno); }, async () => {
       const result = new Map<number, T>();
       if (msgno !== undefined) {
-        const [number, value] = parse(await this.simple(`${command} ${msgno}`, command));
+        const [number, value] = parse(await this.simpleCommand(`${command} ${msgno}`, command));
         result.set(number, value);
         return result;
       }
-      const { status, body } = await this.multiLine(command, command);
-      if (!status.ok) throw classifyPop3Error(command, status.line);
-      for (const entry of bodyLines(body)) {
-        const [number, value] = parse(entry);
-        result.set(number, value);
-      }
-      return result;
+      return this.command(command, async () => {
+        const { status, body } = await this.multiLineAnswer(command);
+        if (!status.ok) throw classifyPop3Error(command, status.line);
+        for (const entry of bodyLines(body)) {
+          const [number, value] = parse(entry);
+          result.set(number, value);
+        }
+        return result;
+      });
     });
   }
 }

@@ -38,6 +38,12 @@ interface Waiter<T> {
   reject(error: M365MailError): void;
 }
 
+/**
+ * Bytes held for no reader before the socket is paused. With pipelining the server may answer the
+ * next command before anyone reads that answer; this bounds what piles up meanwhile.
+ */
+const MAX_UNREAD_BYTES = 64 * 1024;
+
 /** Receives decoded body bytes; returning false asks for a pause until `resumeBody`. */
 export type BodySink = (chunk: Buffer) => boolean;
 
@@ -65,6 +71,8 @@ export class Pop3Connection {
   private timerMs = 0;
   private closedWith?: M365MailError;
   private serverCloseExpected = false;
+  /** The socket is paused because MAX_UNREAD_BYTES arrived while nobody was reading. */
+  private unreadPaused = false;
   /** Every socket this connection ever read from, so each keeps an 'error' listener for its whole life. */
   private readonly ownedSockets = new Set<Duplex>();
 
@@ -158,6 +166,7 @@ export class Pop3Connection {
       }
       this.lineWaiter = { resolve, reject };
       this.armTimer(step, timeoutMs);
+      this.resumeUnread();
       this.guard(() => this.pumpLines());
     });
   }
@@ -205,6 +214,7 @@ export class Pop3Connection {
       };
       this.lineWaiter = waiter;
       this.armTimer(step, this.options.timeoutMs);
+      this.resumeUnread();
       this.guard(() => this.pumpLines());
     });
   }
@@ -290,9 +300,23 @@ export class Pop3Connection {
       } else {
         this.lines.push(bytes);
         this.pumpLines();
+        if (!this.lineWaiter && !this.body && this.lines.size > MAX_UNREAD_BYTES) this.pauseUnread();
       }
     });
   };
+
+  private pauseUnread(): void {
+    if (this.unreadPaused) return;
+    this.unreadPaused = true;
+    this.socket.pause();
+  }
+
+  /** A reader is back: let the bytes flow again (what is held is read first). */
+  private resumeUnread(): void {
+    if (!this.unreadPaused) return;
+    this.unreadPaused = false;
+    this.socket.resume();
+  }
 
   private readonly onError = (error: Error): void => {
     this.fail(socketError(error, this.options.host, this.options.port));

@@ -33,6 +33,7 @@ export interface DotDecodeResult {
 const EMPTY = Buffer.alloc(0);
 const DOT_BYTES = Buffer.from('.');
 const DOT_CR_BYTES = Buffer.from('.\r');
+const LF_DOT = Buffer.from('\n.');
 
 export class DotDecoder {
   private state: State = State.LineStart;
@@ -43,7 +44,11 @@ export class DotDecoder {
     return this.finished;
   }
 
-  /** Decodes one chunk. After `done`, further input is returned untouched in `rest`. */
+  /**
+   * Decodes one chunk. After `done`, further input is returned untouched in `rest`. The output is
+   * one slice of the input per run between stuffed dots (usually the whole chunk): a consumer such
+   * as mailparser pays per chunk, so handing it every line on its own would cost more than the I/O.
+   */
   feed(chunk: Buffer): DotDecodeResult {
     const output: Buffer[] = [];
     if (this.finished) return { output, done: true, rest: chunk };
@@ -58,6 +63,7 @@ export class DotDecoder {
       switch (this.state) {
         case State.LineStart:
           if (byte === DOT) {
+            flush(i);
             this.state = State.Dot;
             i += 1;
             runStart = i;
@@ -91,20 +97,20 @@ export class DotDecoder {
           runStart = i;
           break;
         case State.Middle: {
-          const lf = chunk.indexOf(LF, i);
-          if (lf < 0) {
-            i = chunk.length;
-          } else {
-            i = lf + 1;
-            flush(i);
-            runStart = i;
+          // Only a line that starts with a dot needs attention: jump to the next one (native search).
+          const lineWithDot = chunk.indexOf(LF_DOT, i);
+          if (lineWithDot >= 0) {
+            i = lineWithDot + 1;
             this.state = State.LineStart;
+          } else {
+            i = chunk.length;
+            if (chunk[chunk.length - 1] === LF) this.state = State.LineStart;
           }
           break;
         }
       }
     }
-    if (this.state === State.Middle) flush(chunk.length);
+    flush(chunk.length);
     return { output, done: false, rest: EMPTY };
   }
 

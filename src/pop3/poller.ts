@@ -1,11 +1,21 @@
 /**
  * Polls one mailbox over POP3 and hands every mail over exactly once, in message-number order,
- * through `onMail`. POP3 has no IDLE, so each poll is one short session:
+ * through `onMail`. POP3 has no IDLE, so a poll is a short session:
  *
  *   connect (implicit TLS) → AUTH XOAUTH2 → UIDL → forget UIDLs the server no longer lists →
  *   [delete: DELE mails handed over earlier whose session broke before QUIT] →
  *   RETR + onMail for at most `batchSize` unseen mails (each UIDL recorded once onMail resolved;
  *   delete: DELE right after) → save the UIDL record → QUIT.
+ *
+ * A backlog larger than one batch is drained batch after batch in the same session (the listing
+ * stays valid until QUIT): no new TLS, sign-in and listing per batch. With `delete` the session
+ * still QUITs once it is older than DELETE_COMMIT_MS, since only QUIT makes deletions happen; a
+ * checkNow() gets a fresh session, which sees mail that arrived meanwhile. Between batches the
+ * record is saved without waiting; before every QUIT (and on stop) it is saved and awaited.
+ *
+ * While one mail is handed over, the RETR of the next is already sent (pipelined when the server
+ * announces PIPELINING): the server prepares the next mail while this one is parsed. Answers still
+ * come in order, and the next mail is only read as far as its stream buffers, so memory stays flat.
  *
  * The server removes DELE'd mail only on a clean QUIT; a broken session removes nothing, and the
  * recorded UIDLs keep those mails from being emitted again. Polls never overlap. The poller owns
@@ -86,7 +96,20 @@ interface PollOutcome {
 type DeliveryOutcome = 'delivered' | 'skipped' | 'retry-later';
 type WakeReason = 'check' | 'control';
 
+/** A signed-in session, kept from one batch to the next while its listing still holds unhandled mail. */
+interface OpenSession {
+  client: Pop3SessionClient;
+  /** [message number, UIDL] as listed when the session began, in message-number order. */
+  listing: Array<[number, string]>;
+  /** Sizes from LIST, fetched once per session when there is mail to hand over. */
+  sizes?: Map<number, number>;
+  /** When the session signed in (by the poller's clock). */
+  openedAt: number;
+}
+
 const QUIT_TIMEOUT_MS = 1_000;
+/** With `delete`, a session goes on with the next batch only while younger than this: deletions wait at most this long (+ one batch). */
+const DELETE_COMMIT_MS = 10_000;
 /** How long stop/pause lets a running poll finish its mail and QUIT before closing the socket. */
 const STOP_GRACE_MS = 1_500;
 const CLOSE_WAIT_MS = 500;
@@ -108,6 +131,7 @@ export class Pop3Poller {
   private readonly batchSize: number;
   private readonly disposition: Pop3Disposition;
   private readonly maxDeliveryAttempts: number;
+  private readonly clock: Clock;
   private readonly timers: TimerSet;
   private readonly backoff: Backoff;
   /** Failed hand-overs per UIDL; in memory, like the IMAP watcher's. */
@@ -122,6 +146,10 @@ export class Pop3Poller {
   private loopDone: Promise<void> = Promise.resolve();
   private polling?: Promise<PollOutcome>;
   private client?: Pop3SessionClient;
+  /** The session kept between the batches of a backlog (see the header). */
+  private retained?: OpenSession;
+  /** QUIT of a retained session under way, and its client (stop() closes it if QUIT hangs). */
+  private ending?: { client: Pop3SessionClient; done: Promise<void> };
   private ledger?: UidlLedger;
   private wakeLoop?: (reason: WakeReason) => void;
   /** checkNow() was called since the current poll started: run one more. */
@@ -138,7 +166,8 @@ export class Pop3Poller {
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
     this.disposition = options.disposition ?? 'keep';
     this.maxDeliveryAttempts = Math.max(1, options.maxDeliveryAttempts ?? 3);
-    this.timers = new TimerSet(options.clock ?? systemClock);
+    this.clock = options.clock ?? systemClock;
+    this.timers = new TimerSet(this.clock);
     this.backoff = new Backoff(options.backoff);
   }
 
@@ -177,6 +206,7 @@ export class Pop3Poller {
     this.releaseWaiters();
     this.wake('control');
     await this.finishCurrentPoll();
+    await this.finishRetainedSession();
     if (!this.stopped && this.paused && this.report.state !== 'paused') this.report.status({ state: 'paused' });
   }
 
@@ -198,6 +228,7 @@ export class Pop3Poller {
       this.releaseWaiters();
       this.wake('control');
       await this.finishCurrentPoll();
+      await this.finishRetainedSession();
       await settlesWithin(this.loopDone, CLOSE_WAIT_MS);
       this.timers.clear();
       if (this.ledger) await settlesWithin(this.ledger.close().catch(() => undefined), LEDGER_CLOSE_MS);
@@ -214,6 +245,7 @@ export class Pop3Poller {
     let pollDue = this.mode === 'poll';
     while (!this.stopped) {
       if (this.paused) {
+        await this.endRetainedSession();
         if (this.report.state !== 'paused') this.report.status({ state: 'paused' });
         await this.waitForWake();
         pollDue = this.mode === 'poll';
@@ -224,10 +256,12 @@ export class Pop3Poller {
         continue;
       }
       pollDue = false;
+      // A checkNow() asks for what is on the server now: a kept session's listing is older.
+      const fresh = this.checkRequested;
       this.checkRequested = false;
       this.activeWaiters = this.queuedWaiters;
       this.queuedWaiters = [];
-      this.polling = this.pollOnce(forceRefresh);
+      this.polling = this.pollOnce(forceRefresh, fresh);
       const outcome = await this.polling;
       this.polling = undefined;
       forceRefresh = false;
@@ -268,6 +302,7 @@ export class Pop3Poller {
         pollDue = true;
       }
     }
+    await this.endRetainedSession();
   }
 
   /**
@@ -287,48 +322,47 @@ export class Pop3Poller {
     return this.mode === 'poll' ? { ms: Math.max(this.intervalMs, longest), hold: false } : { hold: false };
   }
 
-  // ── one poll = one session ─────────────────────────────────────────────────────────────────
+  // ── one poll = one batch, in a new session or the one kept from the batch before ──────────
 
-  /** Runs one session; never rejects (a failure is returned as `error`). */
-  private async pollOnce(forceRefresh: boolean): Promise<PollOutcome> {
-    let client: Pop3SessionClient | undefined;
+  /** Runs one batch; never rejects (a failure is returned as `error`). */
+  private async pollOnce(forceRefresh: boolean, fresh: boolean): Promise<PollOutcome> {
+    let session: OpenSession | undefined;
     let delivered = 0;
     try {
       const ledger = await this.openLedger();
-      if (!this.healthy) this.report.status({ state: 'connecting' });
-      client = await openSession(this.options, {
-        forceRefresh,
-        onClient: (opened) => { this.client = opened; },
-        isCancelled: () => this.halted(),
-      });
-      const listing = await client.uidl();
-      ledger.prune(listing.values());
-      if (this.disposition === 'delete') await this.deleteLeftovers(client, listing, ledger);
+      // A new session waits until the QUIT of the one before went through.
+      if (fresh || !this.retained || this.retained.client.closed) await this.endRetainedSession();
+      session = this.retained ?? await this.startSession(forceRefresh, ledger);
+      this.retained = undefined;
+      const { client } = session;
+      this.client = client;
 
-      const waiting = [...listing].filter(([, uidl]) => !ledger.isHandled(uidl)).sort(([a], [b]) => a - b);
+      const waiting = session.listing.filter(([, uidl]) => !ledger.isHandled(uidl));
       const batch = waiting.slice(0, this.batchSize);
       let more = waiting.length > batch.length;
       if (batch.length > 0 && !this.halted()) {
         this.report.status({ state: 'fetching', newCount: waiting.length });
-        const sizes = await client.list();
-        for (const [msgno, uidl] of batch) {
-          if (this.halted()) break;
-          const outcome = await this.deliver(client, ledger, msgno, uidl, sizes.get(msgno) ?? 0);
-          if (outcome === 'retry-later') {
-            more = false;
-            break;
-          }
-          if (outcome === 'delivered') delivered++;
-        }
+        session.sizes ??= await client.list();
+        const result = await this.deliverBatch(session, ledger, batch);
+        delivered = result.delivered;
+        if (result.retryLater) more = false;
+      }
+      more = more && !this.halted();
+      const summary = `POP3 poll of ${this.options.mailbox}: ${session.listing.length} listed, ${waiting.length} new, ${delivered} handed over`;
+      if (more && this.mayContinue(session)) {
+        // Durable soon, without waiting; the QUIT that ends the session waits for it.
+        this.retained = session;
+        void this.saveLedger(ledger);
+        this.options.logger?.debug?.(summary);
+        return { delivered, more };
       }
       // Recorded before QUIT: once the server deleted mail, the record must already say so.
       await this.saveLedger(ledger);
       const quitConfirmed = await endSession(client, QUIT_TIMEOUT_MS);
-      this.options.logger?.debug?.(`POP3 poll of ${this.options.mailbox}: ${listing.size} listed, ${waiting.length} new, `
-        + `${delivered} handed over${quitConfirmed ? '' : '; QUIT not confirmed'}`);
-      return { delivered, more: more && !this.halted() };
+      this.options.logger?.debug?.(`${summary}${quitConfirmed ? '' : '; QUIT not confirmed'}`);
+      return { delivered, more };
     } catch (error) {
-      client?.close();
+      session?.client.close();
       // Mails handed over before the break stay recorded, so they are not emitted again.
       if (this.ledger) await this.saveLedger(this.ledger);
       if (error instanceof SessionCancelled || this.halted()) return { delivered, more: false };
@@ -338,8 +372,72 @@ export class Pop3Poller {
     }
   }
 
-  private async deliver(client: Pop3SessionClient, ledger: UidlLedger, msgno: number, uidl: string, size: number): Promise<DeliveryOutcome> {
-    const source = await client.retr(msgno);
+  /** Connects, signs in and lists; forgets what the server no longer lists; delete: DELE leftovers. */
+  private async startSession(forceRefresh: boolean, ledger: UidlLedger): Promise<OpenSession> {
+    if (!this.healthy) this.report.status({ state: 'connecting' });
+    const client = await openSession(this.options, {
+      forceRefresh,
+      onClient: (opened) => { this.client = opened; },
+      isCancelled: () => this.halted(),
+    });
+    const session: OpenSession = { client, listing: [], openedAt: this.clock.now() };
+    try {
+      const listing = await client.uidl();
+      ledger.prune(listing.values());
+      session.listing = [...listing].sort(([a], [b]) => a - b);
+      if (this.disposition === 'delete') await this.deleteLeftovers(client, session.listing, ledger);
+      return session;
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+
+  /** Whether the next batch may use this session instead of QUIT and a new one. */
+  private mayContinue(session: OpenSession): boolean {
+    if (session.client.closed) return false;
+    // Deletions happen only at QUIT: do not let them wait for a whole backlog.
+    return this.disposition === 'keep' || this.clock.now() - session.openedAt < DELETE_COMMIT_MS;
+  }
+
+  /**
+   * Hands over `batch` in order. The RETR of the next mail is sent while the current one is handed
+   * over; DELEs are not waited for one by one (their answers queue behind that RETR) but all
+   * before the batch ends. Throws when the connection broke or a DELE failed for good.
+   */
+  private async deliverBatch(session: OpenSession, ledger: UidlLedger, batch: Array<[number, string]>): Promise<{ delivered: number; retryLater: boolean }> {
+    const { client } = session;
+    const deletions = new PendingDeletions();
+    let delivered = 0;
+    let retryLater = false;
+    let next: Promise<Readable> | undefined = retrAhead(client, batch[0][0]);
+    for (let i = 0; i < batch.length; i++) {
+      const [msgno, uidl] = batch[i];
+      const current = next as Promise<Readable>;
+      next = undefined;
+      deletions.throwIfFailed();
+      if (this.halted()) {
+        // Its RETR is already sent: read the answer, so the session can still QUIT cleanly.
+        await discard(current);
+        break;
+      }
+      const source = await current;
+      if (i + 1 < batch.length) next = retrAhead(client, batch[i + 1][0]);
+      const outcome = await this.deliver(client, ledger, deletions, msgno, uidl, session.sizes?.get(msgno) ?? 0, source);
+      if (outcome === 'retry-later') {
+        retryLater = true;
+        if (next) await discard(next);
+        break;
+      }
+      if (outcome === 'delivered') delivered++;
+    }
+    await deletions.settled();
+    return { delivered, retryLater };
+  }
+
+  private async deliver(
+    client: Pop3SessionClient, ledger: UidlLedger, deletions: PendingDeletions, msgno: number, uidl: string, size: number, source: Readable,
+  ): Promise<DeliveryOutcome> {
     const meta: Pop3MailMeta = { uidl, msgno, size, mailbox: this.options.mailbox };
     try {
       await this.callbacks.onMail(source, meta);
@@ -353,7 +451,7 @@ export class Pop3Poller {
     ledger.markDelivered(uidl);
     this.failedDeliveries.delete(uidl);
     await drain(source);
-    if (this.disposition === 'delete') await this.markForDeletion(client, msgno, uidl);
+    if (this.disposition === 'delete') deletions.add(this.markForDeletion(client, msgno, uidl));
     return 'delivered';
   }
 
@@ -380,11 +478,14 @@ export class Pop3Poller {
    * DELE for mails handed over in an earlier session that ended before QUIT (the server kept
    * them). Skipped mails are never deleted: they were not handed over.
    */
-  private async deleteLeftovers(client: Pop3SessionClient, listing: Map<number, string>, ledger: UidlLedger): Promise<void> {
+  private async deleteLeftovers(client: Pop3SessionClient, listing: Array<[number, string]>, ledger: UidlLedger): Promise<void> {
+    const deletions = new PendingDeletions();
     for (const [msgno, uidl] of listing) {
-      if (this.halted()) return;
-      if (ledger.isDelivered(uidl)) await this.markForDeletion(client, msgno, uidl);
+      if (this.halted()) break;
+      // Sent one after the other without waiting (pipelined when the server allows it).
+      if (ledger.isDelivered(uidl)) deletions.add(this.markForDeletion(client, msgno, uidl));
     }
+    await deletions.settled();
   }
 
   /**
@@ -425,6 +526,30 @@ export class Pop3Poller {
         kind: 'storage', cause: error, fix: 'Check free disk space and permissions of the Node-RED user directory.',
       }));
     }
+  }
+
+  /** QUITs the session kept between batches (the record saved first). Shared by the loop and stop(). */
+  private endRetainedSession(): Promise<void> {
+    const session = this.retained;
+    if (!session) return this.ending?.done ?? Promise.resolve();
+    this.retained = undefined;
+    const done = (async () => {
+      if (this.ledger) await this.saveLedger(this.ledger);
+      await endSession(session.client, QUIT_TIMEOUT_MS);
+    })();
+    const ending = { client: session.client, done };
+    this.ending = ending;
+    void done.finally(() => {
+      if (this.ending === ending) this.ending = undefined;
+    });
+    return done;
+  }
+
+  /** On stop: ends a kept session like a poll ends, and closes it when that takes too long. */
+  private async finishRetainedSession(): Promise<void> {
+    const done = this.endRetainedSession();
+    const client = this.ending?.client;
+    if (!(await settlesWithin(done, STOP_GRACE_MS))) client?.close();
   }
 
   /** Lets a running poll finish its mail and QUIT; closes the connection when that takes too long. */
@@ -498,6 +623,51 @@ async function drain(source: Pop3MailSource): Promise<void> {
     await finished(source);
   } catch (error) {
     throw isM365MailError(error) ? error : connectionLost(error);
+  }
+}
+
+/** Sends RETR `msgno` now; its answer is awaited later (a failure then, never as "unhandled"). */
+function retrAhead(client: Pop3SessionClient, msgno: number): Promise<Readable> {
+  const answer = client.retr(msgno);
+  answer.catch(() => undefined);
+  return answer;
+}
+
+/**
+ * Reads and drops the answer to a RETR sent ahead that will not be handed over now (the poll
+ * ends early), so the commands after it (DELE, QUIT) get their answers. Never throws: a broken
+ * connection shows at QUIT.
+ */
+async function discard(answer: Promise<Readable>): Promise<void> {
+  try {
+    await drain(await answer);
+  } catch {
+    // The session is broken; QUIT will say so.
+  }
+}
+
+/**
+ * DELEs sent and not yet answered. Their answers queue behind the RETR sent ahead, so they are
+ * awaited together at the end of a batch; a failure that ends the poll (see markForDeletion) is
+ * kept and thrown at the next mail or at the end.
+ */
+class PendingDeletions {
+  private readonly pending: Array<Promise<void>> = [];
+  private failure?: { error: unknown };
+
+  add(deletion: Promise<void>): void {
+    this.pending.push(deletion.catch((error: unknown) => {
+      this.failure ??= { error };
+    }));
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+    this.throwIfFailed();
   }
 }
 

@@ -22,6 +22,8 @@ export class UidlSet {
   /** Bumped on every change; `savedVersion` says which change is durable. */
   private version = 0;
   private savedVersion = 0;
+  /** The save under way, if any. */
+  private saving: Promise<void> | undefined;
 
   private constructor(
     private readonly store: CheckpointStore,
@@ -78,14 +80,30 @@ export class UidlSet {
     return this.uidls.values();
   }
 
-  /** Resolves once every change made before the call is durable; rejects when saving fails. */
+  /**
+   * Resolves once every change made before the call is durable; rejects when saving fails. Calls
+   * that overlap share the save under way and add at most one more (with everything changed
+   * meanwhile), so a caller may flush after every batch without piling up writes.
+   */
   async flush(): Promise<void> {
     this.clearTimer();
     while (this.savedVersion < this.version) {
+      if (this.saving) {
+        // Its failure belongs to its caller; here the loop sees whether our changes are durable.
+        await this.saving.catch(() => undefined);
+        continue;
+      }
       const version = this.version;
       const value: StoredUidls = { uidls: [...this.uidls] };
-      await this.store.set(this.key, value);
-      this.savedVersion = Math.max(this.savedVersion, version);
+      const saving = this.store.set(this.key, value).then(() => {
+        this.savedVersion = Math.max(this.savedVersion, version);
+      });
+      this.saving = saving;
+      try {
+        await saving;
+      } finally {
+        if (this.saving === saving) this.saving = undefined;
+      }
     }
   }
 

@@ -83,6 +83,27 @@ describe('pop3 Pop3Client against Dovecot with XOAUTH2 and a real MSAL token', f
     }
   });
 
+  it('pipelines RETR and DELE with Dovecot (PIPELINING): all sent before any answer is read, each answer goes to its own command', async () => {
+    const bodies = ['one', '..two\r\n.dot', 'x'.repeat(300_000), 'four', 'five'];
+    await bed.dovecot.deliverMany(mailbox, bodies.map((body, i) => rawMail(`p-${i + 1}`, body)));
+    const all = await serverUidls(bed, tokens, mailbox);
+    const client = await signedInClient(bed, tokens, mailbox);
+    try {
+      assert.equal((await client.capa()).pipelining, true, 'Dovecot announces PIPELINING');
+      // Every command is issued before any answer was read; the 300 KB mail sits in the middle.
+      const answers = bodies.map((_, i) => client.retr(i + 1));
+      const deletions = [client.dele(2), client.dele(4)];
+      const read: string[] = [];
+      for (const answer of answers) read.push(subjectOf(await readSource(await answer)));
+      await Promise.all(deletions);
+      assert.deepEqual(read, ['p-1', 'p-2', 'p-3', 'p-4', 'p-5']);
+      await client.quit();
+    } finally {
+      client.close();
+    }
+    assert.deepEqual(await serverUidls(bed, tokens, mailbox), [all[0], all[2], all[4]], 'exactly the DELE\'d mails are gone');
+  });
+
   it('keeps a DELE\'d mail when the session ends without QUIT', async () => {
     await bed.dovecot.deliver(mailbox, rawMail('kept'));
     const before = await serverUidls(bed, tokens, mailbox);

@@ -116,11 +116,13 @@ describe('pop3 Pop3Poller against Dovecot with XOAUTH2 and a real MSAL token', f
   it('keep: emits 300 mails once each over three polls of 100, and a restarted poller emits only new mail', async () => {
     const subjects = Array.from({ length: 300 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
     await bed.dovecot.deliverMany(mailbox, subjects.map((s) => rawMail(s)));
+    const requestsBefore = tokens.requests;
     const first = poll({ mode: 'poll', intervalSec: 300, batchSize: 100 });
     await first.waitFor(() => first.received.length === 300 && first.poller.state === 'polling', 20_000, '300 mails');
     assert.deepEqual([...first.subjects()].sort(), subjects, 'every mail once');
     assert.deepEqual(first.received.map((r) => r.meta.msgno), Array.from({ length: 300 }, (_, i) => i + 1), 'in message-number order');
-    assert.deepEqual(first.statuses.filter((s) => s.state === 'fetching').map((s) => s.newCount), [300, 200, 100], 'three polls');
+    assert.deepEqual(first.statuses.filter((s) => s.state === 'fetching').map((s) => s.newCount), [300, 200, 100], 'three batches');
+    assert.equal(tokens.requests - requestsBefore, 1, 'in one session (one sign-in)');
     assert.deepEqual(first.errors, []);
     assert.equal((await serverUidls(bed, tokens, mailbox)).length, 300, 'keep leaves every mail on the server');
 
@@ -136,11 +138,22 @@ describe('pop3 Pop3Poller against Dovecot with XOAUTH2 and a real MSAL token', f
   it('delete: removes exactly the mails it emitted', async () => {
     await bed.dovecot.deliverMany(mailbox, ['d-1', 'd-2', 'd-3', 'd-4', 'd-5'].map((s) => rawMail(s)));
     const all = await serverUidls(bed, tokens, mailbox);
-    const h = poll({ disposition: 'delete', batchSize: 3 });
+    let pausing: Promise<void> | undefined;
+    // Batches of 2 in one session; a pause while mail 3 is handed over ends it with QUIT.
+    const h = poll({ disposition: 'delete', batchSize: 2 }, async (meta) => {
+      if (meta.msgno === 3) pausing = h.poller.pause();
+    });
     await h.poller.checkNow();
+    await h.waitFor(() => pausing !== undefined, 10_000, 'the pause');
+    await pausing;
     assert.deepEqual(h.subjects(), ['d-1', 'd-2', 'd-3']);
     assert.deepEqual(h.received.map((r) => r.meta.uidl), all.slice(0, 3));
     assert.deepEqual(await serverUidls(bed, tokens, mailbox), all.slice(3), 'what is left is exactly what was not emitted');
+
+    h.poller.resume();
+    await h.poller.checkNow();
+    assert.deepEqual(h.subjects(), ['d-1', 'd-2', 'd-3', 'd-4', 'd-5']);
+    assert.deepEqual(await serverUidls(bed, tokens, mailbox), [], 'the session that drained the rest QUIT and deleted it');
   });
 
   it('a session cut before QUIT deletes nothing, and the next poll emits no duplicate', async () => {
@@ -155,7 +168,11 @@ describe('pop3 Pop3Poller against Dovecot with XOAUTH2 and a real MSAL token', f
       }
     });
     await h.poller.checkNow();
-    assert.deepEqual(h.subjects(), ['c-1', 'c-2']);
+    // Mail 3 was sent ahead (pipelined RETR) and may have arrived whole before the cut: then it is
+    // handed over too. Never anything after a gap, never anything twice.
+    const first = h.subjects();
+    assert.deepEqual(first, ['c-1', 'c-2', 'c-3'].slice(0, first.length));
+    assert.ok(first.length >= 2, first.join(', '));
     assert.deepEqual(await serverUidls(bed, tokens, mailbox), all, 'no QUIT, so the server deleted nothing');
 
     await h.poller.checkNow();

@@ -51,6 +51,17 @@ describe('pop3 DotDecoder', () => {
     assert.deepEqual(decode([Buffer.from('abc\r'), Buffer.from('.\r\n')]), { body: 'abc\r.\r\n', done: false, rest: '' });
   });
 
+  it('hands over a chunk as one slice of the input, split only where a stuffed dot is dropped', () => {
+    const decoder = new DotDecoder();
+    const plain = Buffer.from('Subject: x\r\n\r\n' + 'line of text\r\n'.repeat(500));
+    const first = decoder.feed(plain);
+    assert.equal(first.output.length, 1, 'mailparser pays per chunk: not one piece per line');
+    assert.equal(first.output[0].buffer, plain.buffer, 'a view of the input, no copy');
+    const stuffed = decoder.feed(Buffer.from('a\r\n..b\r\nc\r\n.\r\n'));
+    assert.deepEqual(stuffed.output.map((piece) => piece.toString('latin1')), ['a\r\n', '.b\r\nc\r\n']);
+    assert.equal(stuffed.done, true);
+  });
+
   it('streams a 1 MB line in pieces without waiting for its end', () => {
     const decoder = new DotDecoder();
     const piece = Buffer.alloc(64 * 1024, 0x41);

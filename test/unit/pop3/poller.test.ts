@@ -97,16 +97,122 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     assert.deepEqual(h.uidlsReceived(), h.box.uidls);
   });
 
-  it('drains a backlog larger than batchSize poll after poll without waiting for the interval', async () => {
+  it('drains a backlog larger than batchSize batch after batch in one session, without waiting for the interval', async () => {
     const clock = new ManualClock();
     const uidls = h.box.add(250);
     h.start({ mode: 'poll', intervalSec: 300, batchSize: 100, clock });
-    await settle(200);
-    assert.equal(h.box.sessions, 3);
+    await settle(400);
     assert.equal(h.received.length, 250);
     assert.deepEqual(h.uidlsReceived(), uidls);
+    assert.equal(h.box.sessions, 1, 'the next batch goes on in the same session');
+    const commands = h.box.commandsOf(1);
+    assert.deepEqual(commands.filter((c) => !c.startsWith('RETR')), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'LIST', 'QUIT'], 'one sign-in, one listing');
+    assert.deepEqual(commands.filter((c) => c.startsWith('RETR')), uidls.map((_, i) => `RETR ${i + 1}`), 'each mail fetched once, in order');
     assert.deepEqual(h.statuses.filter((s) => s.state === 'fetching').map((s) => s.newCount), [250, 150, 50]);
+    assert.deepEqual(h.statuses.filter((s) => s.state === 'polling').map((s) => s.newCount), [100, 100, 50], 'progress is reported per batch');
     assert.deepEqual(clock.waiting(), [300_000], 'after the backlog the regular interval applies again');
+  });
+
+  it('saves the UIDL record before the QUIT that ends a kept session, and on stop() between batches', async () => {
+    const uidls = h.box.add(5);
+    const set = h.store.set.bind(h.store);
+    // A slow disk: a save takes several turns, and the log shows when it is done.
+    h.store.set = async (key, value) => {
+      await settle(5);
+      await set(key, value);
+      h.box.log.push(`saved ${(value as { uidls: string[] }).uidls.length}`);
+    };
+    let stopping: Promise<void> | undefined;
+    let polls = 0;
+    h.statusHook = (status) => {
+      // After the second batch the poller sits between batches with the session kept.
+      if (status.state === 'watching' && ++polls === 2) stopping = h.poller.stop();
+    };
+    h.start({ batchSize: 2 });
+    await h.poller.checkNow();
+    await settle(50);
+    assert.ok(stopping, 'stop() was called between batches');
+    await stopping;
+    assert.deepEqual(h.uidlsReceived(), uidls.slice(0, 4));
+    assert.equal(h.box.sessions, 1);
+    const log = h.box.log.map((line) => line.replace(/^\d+:/, ''));
+    const quit = log.indexOf('QUIT');
+    assert.ok(quit > 0, 'the kept session ended with QUIT');
+    assert.ok(log.slice(0, quit).includes('saved 4'), `the record of all 4 was on disk before QUIT: ${log.join(', ')}`);
+    const stored = await UidlSet.open(h.store, 'pop3:test');
+    assert.deepEqual([...stored.values()].sort(), uidls.slice(0, 4));
+  });
+
+  it('pause() between batches ends the kept session with QUIT before it resolves; resume() goes on where it stopped', async () => {
+    const uidls = h.box.add(5);
+    let pausing: Promise<void> | undefined;
+    let polls = 0;
+    h.statusHook = (status) => {
+      if (status.state === 'watching' && ++polls === 1) pausing = h.poller.pause().then(() => { h.box.log.push('1:(pause resolved)'); });
+    };
+    h.start({ batchSize: 2 });
+    await h.poller.checkNow();
+    await settle(20);
+    assert.ok(pausing, 'paused between batches');
+    await pausing;
+    assert.deepEqual(h.box.commandsOf(1).slice(-2), ['QUIT', '(pause resolved)'], 'the kept session QUIT before pause() resolved');
+    assert.equal(h.box.active, 0);
+    h.poller.resume();
+    await h.poller.checkNow();
+    await settle(50);
+    assert.deepEqual(h.uidlsReceived(), uidls, 'every mail once, in order');
+  });
+
+  it('a checkNow() during a backlog gets a fresh session that sees mail that arrived meanwhile', async () => {
+    h.box.add(4);
+    let added = false;
+    h.onMail = async (source, meta) => {
+      await readAll(source);
+      h.received.push({ uidl: meta.uidl, msgno: meta.msgno, text: '' });
+      if (!added) {
+        added = true;
+        h.box.add(1, 'late');
+        void h.poller.checkNow();
+      }
+    };
+    h.start({ batchSize: 2 });
+    await h.poller.checkNow();
+    await settle(100);
+    assert.deepEqual(h.uidlsReceived(), h.box.uidls, 'every mail once, in order, the late one too');
+    assert.equal(h.box.sessions, 2);
+    assert.deepEqual(h.box.commandsOf(1).slice(-1), ['QUIT'], 'the kept session was ended cleanly');
+  });
+
+  it('delete: goes on in the same session only while it is younger than 10 s, so deletions wait at most that long', async () => {
+    const clock = new ManualClock();
+    h.box.add(6);
+    h.onMail = async (source, meta) => {
+      await readAll(source);
+      h.received.push({ uidl: meta.uidl, msgno: meta.msgno, text: '' });
+      if (meta.msgno === 4) await clock.advance(10_000);
+    };
+    h.start({ disposition: 'delete', batchSize: 2, clock });
+    await h.poller.checkNow();
+    await settle(100);
+    assert.deepEqual(h.uidlsReceived(), ['U000001', 'U000002', 'U000003', 'U000004', 'U000005', 'U000006']);
+    assert.equal(h.box.sessions, 2, 'the session that turned 10 s old QUIT after its batch');
+    assert.deepEqual(h.box.commandsOf(1).filter((c) => c.startsWith('DELE') || c === 'QUIT'), ['DELE 1', 'DELE 2', 'DELE 3', 'DELE 4', 'QUIT']);
+    assert.deepEqual(h.box.commandsOf(2).slice(0, 5), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'LIST'], 'no leftovers: the QUIT deleted them');
+    assert.deepEqual(h.box.uidls, []);
+  });
+
+  it('sends the RETR of the next mail while the current one is handed over, and hands over in order', async () => {
+    h.box.add(3);
+    const seen: string[] = [];
+    h.onMail = async (source, meta) => {
+      seen.push(`onMail ${meta.msgno} (RETR ${meta.msgno + 1} sent: ${h.box.log.includes(`1:RETR ${meta.msgno + 1}`)})`);
+      await readAll(source);
+      h.received.push({ uidl: meta.uidl, msgno: meta.msgno, text: '' });
+    };
+    h.start();
+    await h.poller.checkNow();
+    assert.deepEqual(seen, ['onMail 1 (RETR 2 sent: true)', 'onMail 2 (RETR 3 sent: true)', 'onMail 3 (RETR 4 sent: false)']);
+    assert.deepEqual(h.uidlsReceived(), h.box.uidls);
   });
 
   it('delete: marks a mail for deletion only after its onMail resolved, then QUITs', async () => {
@@ -120,7 +226,8 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     h.start({ disposition: 'delete' });
     await h.poller.checkNow();
     assert.deepEqual(events, ['onMail 1 resolving (log has DELE 1: false)', 'onMail 2 resolving (log has DELE 2: false)']);
-    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'LIST', 'RETR 1', 'DELE 1', 'RETR 2', 'QUIT']);
+    // RETR n+1 goes out while mail n is handed over; the RETR 3 sent ahead is read and dropped.
+    assert.deepEqual(h.box.commandsOf(1), ['CONNECT', 'CAPA', 'AUTH', 'UIDL', 'LIST', 'RETR 1', 'RETR 2', 'DELE 1', 'RETR 3', 'QUIT']);
     assert.deepEqual(h.box.uidls, ['U000002', 'U000003'], 'only the mail handed over was deleted');
   });
 
@@ -182,12 +289,19 @@ describe('pop3 Pop3Poller (scripted client)', () => {
   it('delete: a temporary server failure on DELE ends the poll without QUIT', async () => {
     h.box.add(2);
     h.box.faults.push({ command: 'dele', nth: 1, error: classifyPop3Error('DELE', '-ERR [SYS/TEMP] Server shutting down.') });
-    h.start({ disposition: 'delete' });
+    const clock = new ManualClock();
+    h.start({ disposition: 'delete', clock });
     await h.poller.checkNow();
-    assert.deepEqual(h.uidlsReceived(), ['U000001']);
+    // The DELE answer arrives behind the RETR sent ahead, so the next mail may still be handed over.
+    const first = h.uidlsReceived();
+    assert.equal(first[0], 'U000001');
     assert.equal(h.errors[0]?.kind, 'server-error');
-    assert.deepEqual(h.box.commandsOf(1).slice(-2), ['RETR 1', 'DELE 1']);
-    assert.equal(h.box.uidls.length, 2);
+    assert.equal(h.box.commandsOf(1).includes('QUIT'), false, 'no QUIT');
+    assert.equal(h.box.uidls.length, 2, 'nothing deleted');
+
+    await clock.advance(500); // the retry after backoff
+    assert.deepEqual(h.uidlsReceived(), ['U000001', 'U000002'], 'nothing emitted twice');
+    assert.deepEqual(h.box.uidls, [], 'the next session deleted both');
   });
 
   it('a restarted poller on the same store emits nothing it emitted before', async () => {
@@ -245,7 +359,8 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     await h.poller.checkNow(); // stop() releases it
     await h.poller.stop();
     assert.deepEqual(h.uidlsReceived(), ['U000001']);
-    assert.deepEqual(h.box.commandsOf(1).slice(-3), ['RETR 1', 'DELE 1', 'QUIT']);
+    // RETR 2 was sent ahead; its answer is read and dropped so the session can QUIT.
+    assert.deepEqual(h.box.commandsOf(1).slice(-4), ['RETR 1', 'RETR 2', 'DELE 1', 'QUIT']);
     assert.deepEqual(h.box.uidls, ['U000002', 'U000003']);
   });
 
