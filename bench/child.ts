@@ -14,7 +14,9 @@ export class BaselineProcess extends EventEmitter {
 
   constructor(script: string, env: Record<string, string>, nodeArgs: string[] = []) {
     super();
-    this.child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'bench/baselines', script)], {
+    // BENCH_NODE_ARGS (e.g. --cpu-prof) applies to the baselines as to Node-RED.
+    const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, ...extra, '--import', 'tsx', path.join(root, 'bench/baselines', script)], {
       cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let pending = '';

@@ -26,6 +26,16 @@ export interface DrainRun {
   error?: string;
   /** Messages emitted again (same Message-ID). */
   duplicates?: number;
+  /** Seconds from the start (deploy / script start) to the first mail: connect, token, login, first FETCH. */
+  firstSeconds?: number;
+  /** Mails/s from the first mail to the last, without the start-up. */
+  steadyRate?: number;
+}
+
+/** Start-up and steady rate from the times of start, first mail and last mail (ms). */
+function phases(startAt: number, firstAt: number | undefined, doneAt: number, mails: number): Pick<DrainRun, 'firstSeconds' | 'steadyRate'> {
+  if (firstAt === undefined || doneAt <= firstAt) return {};
+  return { firstSeconds: (firstAt - startAt) / 1000, steadyRate: (mails - 1) / ((doneAt - firstAt) / 1000) };
 }
 
 /** Baseline (a) on `folder` of alice. */
@@ -38,9 +48,10 @@ export async function drainWithImapflow(bed: BenchBed, folder: string, expected:
     const start = await child.waitFor('start', 30_000);
     const done = await child.waitFor('done');
     const rss = await child.waitFor('rss', 10_000);
+    const first = child.markers.find((m) => m.kind === 'first');
     const mails = Number(done.args[0]);
     const seconds = (done.at - start.at) / 1000;
-    return { ok: mails === expected, mails, seconds, rate: mails / seconds, peakRssMb: Number(rss.args[0]) };
+    return { ok: mails === expected, mails, seconds, rate: mails / seconds, peakRssMb: Number(rss.args[0]), ...phases(start.at, first?.at, done.at, mails) };
   } catch (error) {
     return { ok: false, mails: 0, error: error instanceof Error ? error.message : String(error) };
   } finally {
@@ -67,9 +78,10 @@ export async function drainWithNodeRed(bed: BenchBed, subject: DrainSubject, fol
       const seconds = (done.at - deployedAt) / 1000;
       const duplicates = Number(done.args[1] ?? 0);
       // Duplicates do not make a drain fail; they are reported beside the rate.
+      const first = red.markers.find((m) => m.kind === 'first');
       return {
         ok: true, mails: expected, seconds, rate: expected / seconds, peakRssMb: red.memory()?.peakMb, baseRssMb,
-        duplicates,
+        duplicates, ...phases(deployedAt, first?.at, done.at, expected),
         ...(duplicates ? { error: `emitted ${duplicates} mails twice` } : {}),
       };
     } catch (error) {
@@ -122,6 +134,12 @@ export async function drainPhase(bed: BenchBed, config: BenchConfig, results: Re
     note: node.error,
   });
   if (node.ok && email.ok) results.add({ phase, subject: 'm365-imap-in vs (b)', value: (node.rate ?? 0) / (email.rate ?? 1), unit: '×' });
+  if (node.steadyRate && raw.steadyRate) {
+    results.add({
+      phase, subject: 'steady rate (first → last mail), ours / (a)', value: `${round(node.steadyRate)} / ${round(raw.steadyRate)}`, unit: 'mails/s',
+      note: `${round(node.steadyRate / raw.steadyRate)}×; start to first mail ${round(node.firstSeconds ?? 0)} s / ${round(raw.firstSeconds ?? 0)} s`,
+    });
+  }
   results.add({ phase, subject: 'peak RSS m365-imap-in', value: node.peakRssMb ?? NaN, unit: 'MB', target: 'goal < 200 MB', met: (node.peakRssMb ?? Infinity) < 200, note: node.baseRssMb ? `idle ${round(node.baseRssMb)} MB` : undefined });
   results.add({ phase, subject: 'peak RSS e-mail in', value: email.peakRssMb ?? NaN, unit: 'MB' });
   results.add({ phase, subject: 'peak RSS imapflow script', value: raw.peakRssMb ?? NaN, unit: 'MB' });

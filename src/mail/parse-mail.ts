@@ -35,7 +35,9 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
     // No link detection: it only feeds mailparser's textAsHtml, which no msg field carries, and
     // cost about a sixth of the parse time of a typical inbox.
     const parser = new MailParser({ checksumAlgo: 'sha256', skipTextLinks: true });
-    const meter = new SourceMeter(keepRaw);
+    skipUnusedTextAsHtml(parser);
+    // A Buffer is measured and kept as it is; only a stream needs counting on its way in.
+    const meter = Buffer.isBuffer(source) ? undefined : new SourceMeter(keepRaw);
     const attachments: MailAttachment[] = [];
     let headers: Headers | undefined;
     let textContent: MessageText | undefined;
@@ -51,7 +53,7 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
         source.unpipe(meter);
         source.resume();
       }
-      meter.destroy();
+      meter?.destroy();
       parser.destroy();
       // An attachment being read would otherwise wait forever for the destroyed parser.
       current?.content.destroy();
@@ -64,10 +66,10 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
     };
 
     const handleAttachment = async (attachment: AttachmentStream): Promise<void> => {
-      const total = Buffer.isBuffer(source) ? source.length : rawSize;
       const encoding = attachment.headers?.get('content-transfer-encoding');
       const consumed = await consumeAttachment(attachment.content, attachment.filename, handling, {
-        rawBytesLeft: total === undefined ? undefined : total - meter.bytes + PARSER_READ_AHEAD_BYTES,
+        // A Buffer source is at most the streaming threshold: its attachments are small anyway.
+        rawBytesLeft: meter && rawSize !== undefined ? rawSize - meter.bytes + PARSER_READ_AHEAD_BYTES : undefined,
         transferEncoding: typeof encoding === 'string' ? encoding : undefined,
       });
       attachments.push(
@@ -118,7 +120,7 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
     });
     // Listeners stay attached after settling: a late 'error' must never go unhandled.
     parser.on('error', (error: unknown) => fail(error, 'mail-parse'));
-    meter.on('error', (error: unknown) => fail(error, 'mail-parse'));
+    meter?.on('error', (error: unknown) => fail(error, 'mail-parse'));
     parser.on('end', () => {
       if (settled) return;
       settled = true;
@@ -127,19 +129,34 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
         text: textContent?.text,
         html: textContent?.html,
         attachments,
-        rawSize: meter.bytes,
-        raw: keepRaw ? (Buffer.isBuffer(source) ? source : meter.raw()) : undefined,
+        rawSize: meter ? meter.bytes : (source as Buffer).length,
+        raw: keepRaw ? (meter ? meter.raw() : (source as Buffer)) : undefined,
       });
     });
 
-    meter.pipe(parser);
-    if (Buffer.isBuffer(source)) {
-      meter.end(source);
+    if (!meter) {
+      parser.end(source);
     } else {
-      source.on('error', (error: unknown) => fail(error, 'network'));
-      source.pipe(meter);
+      meter.pipe(parser);
+      (source as Readable).on('error', (error: unknown) => fail(error, 'network'));
+      (source as Readable).pipe(meter);
     }
   });
+}
+
+/**
+ * mailparser builds `textAsHtml` (HTML-escaped text) for every mail; no msg field carries it. The
+ * same conversion also builds the `html` of a mail that mixes text and HTML parts, so it is
+ * skipped only for mails without any HTML part, where it can feed nothing else.
+ */
+function skipUnusedTextAsHtml(parser: MailParser): void {
+  const internals = parser as unknown as { hasHtml?: unknown; textToHtml?: (text: string) => string };
+  const convert = internals.textToHtml;
+  if (typeof convert !== 'function') return;
+  internals.textToHtml = function (this: { hasHtml?: unknown }, text: string): string {
+    // Not knowing (another mailparser version) means converting, as mailparser would.
+    return this.hasHtml === false ? '' : convert.call(this, text);
+  };
 }
 
 /** Counts the raw bytes on their way into the parser and keeps them when raw output is wanted. */

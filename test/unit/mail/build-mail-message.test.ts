@@ -119,6 +119,20 @@ describe('buildMailMessage', () => {
     assert.deepEqual(msg.attachments, []);
   });
 
+  it('keeps the text parts of a mail that mixes text and HTML parts in html, escaped', async () => {
+    const mixed = Buffer.from([
+      'From: a@example.com', 'To: b@example.com', 'Subject: mixed', 'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="m"', '',
+      '--m', 'Content-Type: text/plain; charset=utf-8', '', 'Total < 5 & rising', '',
+      '--m', 'Content-Type: text/html; charset=utf-8', '', '<p>Chart</p>', '',
+      '--m--', '',
+    ].join('\r\n'));
+    const msg = await buildMailMessage(mixed, { meta: pop3Meta });
+    assert.match(String(msg.html), /Total &lt; 5 &amp; rising/);
+    assert.match(String(msg.html), /<p>Chart<\/p>/);
+    assert.match(String(msg.payload), /Total < 5 & rising/);
+  });
+
   it('converts an HTML-only mail to plain text for payload, as node-red-node-email does', async () => {
     const msg = await buildMailMessage(htmlOnlyMail, { meta: pop3Meta });
     assert.match(String(msg.html), /<h1>Title<\/h1>/);
