@@ -359,7 +359,8 @@ export class MailboxWatcher {
         if (!this.checking && !session.ended) client.noop().catch(() => undefined);
       });
     }
-    this.requestCheck(session);
+    // SELECT just told the folder's state: the first check needs no NOOP.
+    this.requestCheck(session, true);
     return session.done;
   }
 
@@ -453,7 +454,7 @@ export class MailboxWatcher {
 
   // ── checks ──────────────────────────────────────────────────────────────────────────────────
 
-  /** `announced`: the server has just told of new mail (EXISTS), so it need not be asked (NOOP). */
+  /** `announced`: the server has just told of new mail (EXISTS, SELECT), so it need not be asked (NOOP). */
   private requestCheck(session: Session, announced = false): void {
     if (!this.isActive(session)) return;
     if (this.checking) {
