@@ -1,41 +1,28 @@
 import assert from 'node:assert/strict';
 import { APPS, CONTOSO } from '../../env/identity/directory';
 import type { IdentityServer } from '../../env/identity/server';
-import { M365MailError } from '../../../src/auth/errors';
 import { explainAccessToken } from '../../../src/auth/token-explainer';
-import { createTokenProvider, type M365TokenProvider } from '../../../src/auth/token-provider';
-import { customAccount, makeCertificate, startTestIdentityServer } from './helpers';
-
-async function rejection(promise: Promise<unknown>): Promise<M365MailError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof M365MailError, `expected M365MailError, got ${String(err)}`);
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
+import { createTokenProvider, type M365TokenProvider, type TokenProviderDeps } from '../../../src/auth/token-provider';
+import { customAccount, disposeAfterEach, makeCertificate, rejection, startTestIdentityServer } from './helpers';
 
 describe('auth integration: app-only token providers (real MSAL)', function () {
   this.timeout(20_000);
   let server: IdentityServer;
-  const providers: M365TokenProvider[] = [];
-  const track = (p: M365TokenProvider) => { providers.push(p); return p; };
+  const track = disposeAfterEach();
 
   before(async () => { server = await startTestIdentityServer(); });
   after(async () => { await server.close(); });
   beforeEach(() => { server.stats.reset(); });
   afterEach(() => {
-    for (const p of providers.splice(0)) p.dispose();
     server.faults.fail500Count = 0;
     server.faults.rateLimit.count = 0;
     server.tokenLifetimeSec = 3600;
   });
 
-  function daemon(tenant: string, secret = APPS.daemon.secret): M365TokenProvider {
+  function daemon(tenant: string, secret = APPS.daemon.secret, deps: TokenProviderDeps = {}): M365TokenProvider {
     return track(createTokenProvider(customAccount(server, {
       tenant, clientId: APPS.daemon.clientId, authType: 'client-secret', credentials: { clientSecret: secret },
-    })));
+    }), deps));
   }
 
   it('gets an app-only IMAP/POP token with a client secret, tenant given by GUID', async () => {
@@ -98,9 +85,7 @@ describe('auth integration: app-only token providers (real MSAL)', function () {
   it('renews a token once its short lifetime is nearly over, and not before', async () => {
     server.tokenLifetimeSec = 3;
     let now = 1_000_000;
-    const provider = track(createTokenProvider(customAccount(server, {
-      tenant: CONTOSO.tenantId, clientId: APPS.daemon.clientId, credentials: { clientSecret: APPS.daemon.secret },
-    }), { now: () => now }));
+    const provider = daemon(CONTOSO.tenantId, APPS.daemon.secret, { now: () => now });
     const first = await provider.getAccessToken('imap');
     now += 1000;
     assert.equal(await provider.getAccessToken('imap'), first);
@@ -113,9 +98,7 @@ describe('auth integration: app-only token providers (real MSAL)', function () {
 
   it('forces one refresh after a server refused the token, sharing it between callers', async () => {
     let now = 1_000_000;
-    const provider = track(createTokenProvider(customAccount(server, {
-      tenant: CONTOSO.tenantId, clientId: APPS.daemon.clientId, credentials: { clientSecret: APPS.daemon.secret },
-    }), { now: () => now }));
+    const provider = daemon(CONTOSO.tenantId, APPS.daemon.secret, { now: () => now });
     const first = await provider.getAccessToken('imap');
     now += 60_000;
     const [a, b] = await Promise.all([

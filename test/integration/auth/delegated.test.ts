@@ -4,35 +4,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { APPS, CONSUMERS_TENANT_ID, CONTOSO, USERS, USER_PASSWORD } from '../../env/identity/directory';
 import type { IdentityServer } from '../../env/identity/server';
-import { M365MailError } from '../../../src/auth/errors';
 import { explainAccessToken } from '../../../src/auth/token-explainer';
 import { createTokenProvider, type M365TokenProvider, type TokenProviderDeps } from '../../../src/auth/token-provider';
 import type { AuthType } from '../../../src/auth/account-config';
-import { customAccount, signInInBrowser, startTestIdentityServer } from './helpers';
+import { customAccount, disposeAfterEach, rejection, signInInBrowser, startTestIdentityServer } from './helpers';
 
 const REDIRECT_URI = 'http://127.0.0.1:1880/m365-mail/auth/callback';
 const CACHE_SECRET = 'node-red-credential-secret';
-
-async function rejection(promise: Promise<unknown>): Promise<M365MailError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof M365MailError, `expected M365MailError, got ${String(err)}`);
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('auth integration: delegated sign-in (real MSAL)', function () {
   this.timeout(20_000);
   let server: IdentityServer;
   let dir: string;
-  const providers: M365TokenProvider[] = [];
+  const track = disposeAfterEach();
 
   function delegated(authType: AuthType, deps: TokenProviderDeps = {}, tenant = 'organizations'): M365TokenProvider {
-    const provider = createTokenProvider(customAccount(server, { tenant, clientId: APPS.publicApp.clientId, authType }), deps);
-    providers.push(provider);
-    return provider;
+    return track(createTokenProvider(customAccount(server, { tenant, clientId: APPS.publicApp.clientId, authType }), deps));
   }
 
   async function deviceCodeSignIn(provider: M365TokenProvider, upn: string = USERS.alice) {
@@ -48,7 +35,6 @@ describe('auth integration: delegated sign-in (real MSAL)', function () {
     dir = mkdtempSync(path.join(tmpdir(), 'm365-delegated-'));
   });
   afterEach(() => {
-    for (const p of providers.splice(0)) p.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -93,8 +79,7 @@ describe('auth integration: delegated sign-in (real MSAL)', function () {
   });
 
   it('refuses device code for an app without public client flows, naming the setting', async () => {
-    const provider = createTokenProvider(customAccount(server, { tenant: CONTOSO.tenantId, clientId: APPS.publicDisabled.clientId, authType: 'device-code' }));
-    providers.push(provider);
+    const provider = track(createTokenProvider(customAccount(server, { tenant: CONTOSO.tenantId, clientId: APPS.publicDisabled.clientId, authType: 'device-code' })));
     const err = await rejection(deviceCodeSignIn(provider));
     assert.equal(err.kind, 'public-client-disabled');
     assert.match(err.fix, /Allow public client flows/);

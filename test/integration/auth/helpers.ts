@@ -1,7 +1,9 @@
 /**
  * Shared pieces of the auth integration tests: the identity server with the test CA, account
- * configs for its custom cloud, a counting CONNECT proxy and a programmatic browser sign-in.
+ * configs for its custom cloud, providers disposed after each test, the M365MailError a promise
+ * rejects with, a counting CONNECT proxy and a programmatic browser sign-in.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -11,6 +13,7 @@ import path from 'node:path';
 import { ensureTestCa } from '../../env/ca';
 import { startIdentityServer, type IdentityServer, type IdentityServerOptions } from '../../env/identity/server';
 import type { AccountConfig } from '../../../src/auth/account-config';
+import { M365MailError } from '../../../src/auth/errors';
 
 export async function startTestIdentityServer(options: Partial<IdentityServerOptions> = {}): Promise<IdentityServer> {
   if (!process.env.NODE_EXTRA_CA_CERTS) {
@@ -23,6 +26,32 @@ export async function startTestIdentityServer(options: Partial<IdentityServerOpt
 /** An m365-account on the identity server's custom cloud. */
 export function customAccount(server: IdentityServer, overrides: Partial<AccountConfig>): AccountConfig {
   return { cloud: 'custom', authorityHost: server.url, tenant: '', clientId: '', authType: 'client-secret', ...overrides };
+}
+
+/**
+ * Registers an afterEach in the current describe that disposes every provider passed to the
+ * returned `track` during the test (MSAL clients hold timers and sockets).
+ */
+export function disposeAfterEach(): <T extends { dispose(): void }>(provider: T) => T {
+  const tracked: Array<{ dispose(): void }> = [];
+  afterEach(function () {
+    for (const provider of tracked.splice(0)) provider.dispose();
+  });
+  return (provider) => {
+    tracked.push(provider);
+    return provider;
+  };
+}
+
+/** The M365MailError `promise` rejects with; fails the test if it resolves or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<M365MailError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof M365MailError, `expected M365MailError, got ${String(err)}`);
+    return err;
+  }
+  throw new Error('expected a rejection');
 }
 
 /** Claims of a JWT, unverified. */

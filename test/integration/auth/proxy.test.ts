@@ -5,27 +5,24 @@ import type { IdentityServer } from '../../env/identity/server';
 import { M365MailError } from '../../../src/auth/errors';
 import { openTunnel } from '../../../src/auth/proxy';
 import { createTokenProvider, type M365TokenProvider, type TokenProviderDeps } from '../../../src/auth/token-provider';
-import { customAccount, startCountingProxy, startTestIdentityServer, type CountingProxy } from './helpers';
+import { customAccount, disposeAfterEach, startCountingProxy, startTestIdentityServer, type CountingProxy } from './helpers';
 
 describe('auth integration: outbound proxy', function () {
   this.timeout(20_000);
   let server: IdentityServer;
   let proxy: CountingProxy;
-  const providers: M365TokenProvider[] = [];
+  const track = disposeAfterEach();
 
   function daemon(proxySetting: string, deps: TokenProviderDeps = {}): M365TokenProvider {
-    const provider = createTokenProvider(customAccount(server, {
+    return track(createTokenProvider(customAccount(server, {
       tenant: CONTOSO.tenantId, clientId: APPS.daemon.clientId, credentials: { clientSecret: APPS.daemon.secret }, proxy: proxySetting,
-    }), deps);
-    providers.push(provider);
-    return provider;
+    }), deps));
   }
 
   before(async () => { server = await startTestIdentityServer(); });
   after(async () => { await server.close(); });
   beforeEach(async () => { proxy = await startCountingProxy(); });
   afterEach(async () => {
-    for (const p of providers.splice(0)) p.dispose();
     await proxy.close();
   });
 

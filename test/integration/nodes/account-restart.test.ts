@@ -5,27 +5,16 @@
  * a new sign-in. The process runs at trace log level; its whole log is searched for secrets.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
+import { PACKAGE_NAME as PACKAGE } from '../../support/linked-package';
 import { nodeRedLauncherPath, nodeRedVersion } from '../../support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../../support/node-red-process';
-import { approveOnDeviceLoginPage, getJson, leaksIn, postJson, recordIssuedSecrets, waitFor, type IssuedSecrets } from './account-support';
+import { approveOnDeviceLoginPage, getJson, leaksIn, postJson, useIssuedSecrets, waitFor } from './account-support';
+import { useNodeRedProcessBed } from './node-red-bed';
 
-const root = path.resolve(__dirname, '../../..');
-const PACKAGE = '@m365-mail/node-red-m365-mail';
 const CREDENTIAL_SECRET = 'restart-test-credential-secret';
-
-/** A user directory with this repository linked in as an installed package. */
-function userDirWithPackageLinked(): string {
-  const userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-restart-'));
-  writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: { [PACKAGE]: `file:${root}` } }));
-  mkdirSync(path.join(userDir, 'node_modules', '@m365-mail'), { recursive: true });
-  symlinkSync(root, path.join(userDir, 'node_modules', PACKAGE), 'dir');
-  return userDir;
-}
 
 interface Step {
   step: string;
@@ -35,28 +24,17 @@ interface Step {
 
 describe(`delegated account across a restart of a real Node-RED ${nodeRedVersion()}`, function () {
   this.timeout(60000);
-  let bed: TestBed;
-  let userDir: string;
   let nodeRed: NodeRedProcess | undefined;
-  let issued: IssuedSecrets;
+  // A user directory with this repository linked in as an installed package; every secret the
+  // identity server issues is recorded.
+  const { bed, userDir } = useNodeRedProcessBed({ userDirPrefix: 'm365-restart-', stopProcess: () => nodeRed?.stop('SIGKILL') });
+  const issued = useIssuedSecrets(bed);
   const logs: string[] = [];
-
-  before(async function () {
-    bed = await startTestBed();
-    issued = recordIssuedSecrets(bed.identity);
-    userDir = userDirWithPackageLinked();
-  });
-  after(async function () {
-    await nodeRed?.stop('SIGKILL');
-    issued?.stop();
-    await bed?.stop();
-    if (userDir) rmSync(userDir, { recursive: true, force: true });
-  });
 
   async function start(): Promise<NodeRedProcess> {
     const account = bed.accountFor('public');
     const started = await startNodeRed({
-      userDir,
+      userDir: userDir.path,
       launcher: nodeRedLauncherPath(),
       // The flow file is written only for the first start; the second start uses what Node-RED kept.
       flows: logs.length === 0 ? [account.node('acc')] : undefined,
@@ -96,7 +74,7 @@ describe(`delegated account across a restart of a real Node-RED ${nodeRedVersion
     await waitFor(async () => (await getJson(`${api}/sign-in`)).body.state === 'signed-in', 'the sign-in to finish', 15000, 100);
     const first = await testConnection();
     assert.ok(first.length === 6 && first.every((s) => s.ok), JSON.stringify(first, null, 1));
-    const tokenFile = path.join(userDir, 'm365-mail', 'account-acc.tokens');
+    const tokenFile = path.join(userDir.path, 'm365-mail', 'account-acc.tokens');
     const stored = readFileSync(tokenFile, 'utf8');
     assert.deepEqual(leaksIn(stored, { token: issued.tokens, refresh: issued.refreshTokens }), [], 'the token file is encrypted');
 
@@ -116,8 +94,8 @@ describe(`delegated account across a restart of a real Node-RED ${nodeRedVersion
     // Neither the flow files nor any log line of either run holds a token or the refresh token.
     const secrets = { 'access/ID token': issued.tokens, 'refresh token': issued.refreshTokens };
     assert.ok(issued.tokens.length >= 2 && issued.refreshTokens.length >= 2, 'tokens were issued in both runs');
-    for (const file of readdirSync(userDir).filter((f) => f.startsWith('flows'))) {
-      assert.deepEqual(leaksIn(readFileSync(path.join(userDir, file), 'utf8'), secrets), [], file);
+    for (const file of readdirSync(userDir.path).filter((f) => f.startsWith('flows'))) {
+      assert.deepEqual(leaksIn(readFileSync(path.join(userDir.path, file), 'utf8'), secrets), [], file);
     }
     const log = logs.join('\n');
     assert.match(log, /\[trace\]/, 'the process logged at trace level');

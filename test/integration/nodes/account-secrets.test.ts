@@ -6,18 +6,12 @@
  * issued and every refresh token. None may appear.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { inspect } from 'node:util';
 import type { M365TokenProvider } from '../../../src/auth/token-provider';
 import { APPS, USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
-import {
-  approveOnDeviceLoginPage, callsOf, getJson, leaksIn, postJson, recordIssuedSecrets, serveAdminApp, waitFor,
-  type AdminServer, type IssuedSecrets,
-} from './account-support';
+import { approveOnDeviceLoginPage, callsOf, getJson, leaksIn, postJson, useIssuedSecrets, waitFor } from './account-support';
+import { useNodeRedBed } from './node-red-bed';
 
 const AT = { z: 'tab', x: 100, y: 100 };
 const WRONG_SECRET = 'Wrong8Q~this-is-a-typed-but-wrong-secret-value';
@@ -28,25 +22,15 @@ interface SpiedMethod {
 
 describe('m365-account never shows a secret (trace level, Node-RED runtime, test bed)', function () {
   this.timeout(30000);
-  let bed: TestBed;
-  let admin: AdminServer;
-  let userDir: string;
-  let issued: IssuedSecrets;
-
-  before(async function () {
-    bed = await startTestBed();
-    admin = await serveAdminApp();
-    issued = recordIssuedSecrets(bed.identity);
-    userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-secrets-'));
-    helper.settings({ userDir, credentialSecret: 'secrets-test-credential-secret', logging: { console: { level: 'trace' } } });
+  // One user directory for the suite's single test, the runtime logging at trace level.
+  const { bed, admin } = useNodeRedBed({
+    userDirPrefix: 'm365-secrets-', scope: 'suite', adminApp: true,
+    settings: { credentialSecret: 'secrets-test-credential-secret', logging: { console: { level: 'trace' } } },
   });
-  after(async function () {
-    await helper.unload();
+  const issued = useIssuedSecrets(bed);
+  after(function () {
+    // Trace logging ends with this suite: later suites in this process run with the console log off.
     helper.settings({ logging: { console: { level: 'off' } } });
-    issued?.stop();
-    await admin?.close();
-    await bed?.stop();
-    rmSync(userDir, { recursive: true, force: true });
   });
 
   it('keeps client secret, private key, access, ID and refresh tokens out of logs, statuses, messages and answers', async function () {

@@ -5,15 +5,12 @@
  * server's pages, and the signed-in account then serves tokens; sign-out forgets it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
-import {
-  approveOnDeviceLoginPage, callsOf, getJson, lastStatus, postJson, redeploy, serveAdminApp, signInOnAuthorizePage, waitFor, type AdminServer,
-} from './account-support';
+import { approveOnDeviceLoginPage, callsOf, getJson, lastStatus, postJson, redeploy, signInOnAuthorizePage, waitFor } from './account-support';
+import { useNodeRedBed } from './node-red-bed';
 
 function mail(subject: string): string {
   return [
@@ -26,29 +23,11 @@ function mail(subject: string): string {
 
 describe('m365-account sign-in methods end to end (Node-RED runtime, test bed)', function () {
   this.timeout(20000);
-  let bed: TestBed;
-  let admin: AdminServer;
-  let userDir: string;
-
-  before(async function () {
-    bed = await startTestBed();
-    admin = await serveAdminApp();
-  });
-  after(async function () {
-    await admin?.close();
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-signin-'));
-    helper.settings({ userDir, credentialSecret: 'sign-in-test-secret' });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    rmSync(userDir, { recursive: true, force: true });
-  });
+  // A fresh user directory per test; the admin app on a real port for the browser's redirect.
+  const { bed, userDir, admin } = useNodeRedBed({ userDirPrefix: 'm365-signin-', settings: { credentialSecret: 'sign-in-test-secret' }, adminApp: true });
 
   const api = (rest: string): string => `${admin.url}/m365-mail/accounts/acc${rest}`;
-  const tokenFile = (): string => path.join(userDir, 'm365-mail', 'account-acc.tokens');
+  const tokenFile = (): string => path.join(userDir.path, 'm365-mail', 'account-acc.tokens');
 
   /** A reader in trigger mode: waits until it watches, delivers a mail, triggers, returns the msg. */
   async function readOneMail(subject: string): Promise<Record<string, unknown>> {

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { USER_PASSWORD } from '../../env/identity/directory';
 import type { IdentityServer } from '../../env/identity/server';
+import type { TestBed } from '../../env/testbed';
 import { helper } from '../../support/helper';
 
 /** Resolves when `probe` returns a value other than undefined/false; polls every `everyMs`, fails after `timeoutMs`. */
@@ -138,6 +139,28 @@ export function recordIssuedSecrets(identity: IdentityServer): IssuedSecrets {
       issuer.sign = sign;
       store.set = set;
     },
+  };
+}
+
+/**
+ * recordIssuedSecrets() for the whole describe that calls it: recording starts before its first
+ * test (after the hooks registered earlier, so after the bed started) and stops after its last.
+ */
+export function useIssuedSecrets(bed: TestBed): Pick<IssuedSecrets, 'tokens' | 'refreshTokens'> {
+  let recording: IssuedSecrets | undefined;
+  before(function () {
+    recording = recordIssuedSecrets(bed.identity);
+  });
+  after(function () {
+    recording?.stop();
+  });
+  const recorded = (): IssuedSecrets => {
+    if (!recording) throw new Error('issued secrets are recorded only inside the describe that called useIssuedSecrets()');
+    return recording;
+  };
+  return {
+    get tokens() { return recorded().tokens; },
+    get refreshTokens() { return recorded().refreshTokens; },
   };
 }
 

@@ -3,16 +3,14 @@
  * step against the test bed and answers with kinds and fix texts, never with a token or a secret.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { resolveEndpoints } from '../../../src/auth/clouds';
 import type { M365TokenProvider } from '../../../src/auth/token-provider';
 import { runConnectionTest } from '../../../src/diagnostics/connection-test';
 import { APPS, CONTOSO, USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
+import type { TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
-import { leaksIn, postJson, recordIssuedSecrets, serveAdminApp, type AdminServer, type IssuedSecrets } from './account-support';
+import { leaksIn, postJson, useIssuedSecrets } from './account-support';
+import { useNodeRedBed, useTestBed } from './node-red-bed';
 
 interface Step {
   step: string;
@@ -31,29 +29,9 @@ const step = (steps: Step[], name: string): Step => {
 
 describe('m365-account Test connection endpoint (Node-RED runtime, test bed)', function () {
   this.timeout(20000);
-  let bed: TestBed;
-  let admin: AdminServer;
-  let userDir: string;
-  let issued: IssuedSecrets;
-
-  before(async function () {
-    bed = await startTestBed();
-    admin = await serveAdminApp();
-    issued = recordIssuedSecrets(bed.identity);
-  });
-  after(async function () {
-    issued?.stop();
-    await admin?.close();
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-acct-'));
-    helper.settings({ userDir });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    rmSync(userDir, { recursive: true, force: true });
-  });
+  // A fresh user directory per test; every token the identity server issues is recorded.
+  const { bed, admin } = useNodeRedBed({ userDirPrefix: 'm365-acct-', adminApp: true });
+  const issued = useIssuedSecrets(bed);
 
   async function deploy(kind: 'daemon' | 'cert' = 'daemon'): Promise<ReturnType<TestBed['accountFor']>> {
     const account = bed.accountFor(kind);
@@ -205,14 +183,7 @@ describe('m365-account Test connection endpoint (Node-RED runtime, test bed)', f
 
 describe('connection test explains a token of the wrong audience (test bed, stub provider)', function () {
   this.timeout(20000);
-  let bed: TestBed;
-
-  before(async function () {
-    bed = await startTestBed();
-  });
-  after(async function () {
-    await bed?.stop();
-  });
+  const bed = useTestBed();
 
   it('names wrong-audience when the token is for Graph, and the mail login then fails', async function () {
     const config = { ...bed.accountFor('public').properties, authType: 'device-code' as const };

@@ -4,16 +4,13 @@
  * renewed across expiry while the readers keep working.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { TestNode } from 'node-red-node-test-helper';
 import { decodeJwtPayload } from '../../../src/auth/token-explainer';
 import type { M365TokenProvider } from '../../../src/auth/token-provider';
 import { APPS, USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
-import { callsOf, lastStatus, postJson, serveAdminApp, waitFor, type AdminServer } from './account-support';
+import { callsOf, lastStatus, postJson, waitFor } from './account-support';
+import { useNodeRedBed } from './node-red-bed';
 
 const MAILBOXES = [USERS.alice, USERS.support];
 // Flow nodes sit on a tab with a position; without x/y Node-RED treats a node as a config node.
@@ -35,28 +32,8 @@ const isWatching = (node: TestNode): boolean => /watching|status\.new/.test(last
 
 describe('m365-account token life (Node-RED runtime, test bed)', function () {
   this.timeout(30000);
-  let bed: TestBed;
-  let admin: AdminServer;
-  let userDir: string;
-
-  before(async function () {
-    bed = await startTestBed();
-    admin = await serveAdminApp();
-  });
-  after(async function () {
-    await admin?.close();
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-tokens-'));
-    helper.settings({ userDir });
-    bed.identity.tokenLifetimeSec = 3600;
-  });
-  afterEach(async function () {
-    await helper.unload();
-    rmSync(userDir, { recursive: true, force: true });
-    bed.identity.tokenLifetimeSec = 3600;
-  });
+  // A fresh user directory per test; the token lifetime a test shortens is back at 3600 after it.
+  const { bed, admin } = useNodeRedBed({ userDirPrefix: 'm365-tokens-', adminApp: true });
 
   interface Readers {
     readers: TestNode[];

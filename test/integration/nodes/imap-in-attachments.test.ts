@@ -7,11 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
-import { builtNodes, helper } from '../../support/helper';
-import { Collector, errorTexts, flowWith, imapInNode, mail, tempDir, waitForStatus, type TempDir } from './imap-in-support';
-
-const IDLING = /status\.(watching|new)/;
+import { errorTexts, mail, tempDir, useImapInBed, type TempDir } from './imap-in-support';
 
 interface Attachment {
   filename?: string;
@@ -35,35 +31,20 @@ function filesBelow(dir: string): string[] {
 
 describe('m365-imap-in attachments (Node-RED runtime, test bed)', function () {
   this.timeout(30000);
-  let bed: TestBed;
-  let userDir: TempDir;
+  const { bed, start } = useImapInBed();
   let sandbox: TempDir;
 
-  before(async function () {
-    bed = await startTestBed();
-  });
-  after(async function () {
-    await bed?.stop();
-  });
   beforeEach(function () {
-    userDir = tempDir('m365-nr-');
     sandbox = tempDir('m365-att-');
-    helper.settings({ userDir: userDir.path });
   });
-  afterEach(async function () {
-    await helper.unload();
-    userDir.remove();
+  afterEach(function () {
     sandbox.remove();
   });
 
   /** Runs one mail through a node with the given properties and returns its msg. */
   async function emitOne(folder: string, raw: string | Buffer, props: Record<string, unknown>, timeoutMs = 10000): Promise<{ msg: Record<string, unknown>; node: unknown }> {
     await bed.dovecot.createFolder(USERS.alice, folder);
-    const account = bed.accountFor('daemon');
-    await helper.load(builtNodes(), flowWith(account, imapInNode('in', { folder, criteria: 'new', ...props })), { acc: account.credentials });
-    const node = helper.getNode('in');
-    const out = new Collector(helper.getNode('out'));
-    await waitForStatus(node, IDLING);
+    const { node, out } = await start({ folder, criteria: 'new', ...props });
     await bed.dovecot.deliver(USERS.alice, raw, { folder });
     await out.waitForCount(1, timeoutMs);
     return { msg: out.received[0].msg, node };

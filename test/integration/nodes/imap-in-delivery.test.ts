@@ -5,46 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { USERS } from '../../env/identity/directory';
-import { builtNodes, helper } from '../../support/helper';
-import {
-  assertExactlyOnce, Collector, errorTexts, flowWith, imapInNode, mail, statusTexts, tempDir, waitFor, waitForStatus,
-  type TempDir,
-} from './imap-in-support';
-
-// After a check the node shows "watching", or "n new" when that check emitted mail.
-const IDLING = /status\.(watching|new)/;
+import { helper } from '../../support/helper';
+import { assertExactlyOnce, type Collector, errorTexts, mail, statusTexts, useImapInBed, waitFor, waitForStatus } from './imap-in-support';
 
 describe('m365-imap-in delivers every mail exactly once (Node-RED runtime, test bed)', function () {
   this.timeout(40000);
-  let bed: TestBed;
-  let userDir: TempDir;
-
-  before(async function () {
-    bed = await startTestBed();
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = tempDir('m365-nr-');
-    helper.settings({ userDir: userDir.path });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    userDir.remove();
-    bed.identity.tokenLifetimeSec = 3600;
-  });
-
-  /** Loads the flow and waits until the node idles on its folder. */
-  async function start(props: Record<string, unknown>): Promise<{ node: unknown; out: Collector }> {
-    await helper.load(builtNodes(), flowWith(bed.accountFor('daemon'), imapInNode('in', props)), { acc: bed.accountFor('daemon').credentials });
-    const node = helper.getNode('in');
-    const out = new Collector(helper.getNode('out'));
-    await waitForStatus(node, IDLING);
-    return { node, out };
-  }
+  // A fresh user directory per test; the token lifetime a test shortens is back at 3600 after it.
+  const { bed, load, start } = useImapInBed();
 
   /** Delivers a last mail and waits for it: everything before it has been handled by then. */
   async function sentinel(folder: string, out: Collector, timeoutMs = 10000): Promise<void> {
@@ -56,9 +24,7 @@ describe('m365-imap-in delivers every mail exactly once (Node-RED runtime, test 
     const folder = 'Backlog';
     const subjects = Array.from({ length: 500 }, (_, i) => `backlog ${i}`);
     await bed.dovecot.deliverMany(USERS.alice, subjects.map((s) => mail(s)), { folder });
-    await helper.load(builtNodes(), flowWith(bed.accountFor('daemon'), imapInNode('in', { folder, criteria: 'all', batchSize: 100 })),
-      { acc: bed.accountFor('daemon').credentials });
-    const out = new Collector(helper.getNode('out'));
+    const { out } = await load({ folder, criteria: 'all', batchSize: 100 });
     const started = Date.now();
     await out.waitForCount(500, 30000);
     this.test!.title += ` [${Date.now() - started} ms]`;
@@ -94,10 +60,7 @@ describe('m365-imap-in delivers every mail exactly once (Node-RED runtime, test 
     const folder = 'Kicked';
     const subjects = Array.from({ length: 300 }, (_, i) => `kick ${i}`);
     await bed.dovecot.deliverMany(USERS.alice, subjects.map((s) => mail(s)), { folder });
-    await helper.load(builtNodes(), flowWith(bed.accountFor('daemon'), imapInNode('in', { folder, criteria: 'all', batchSize: 100 })),
-      { acc: bed.accountFor('daemon').credentials });
-    const node = helper.getNode('in');
-    const out = new Collector(helper.getNode('out'));
+    const { node, out } = await load({ folder, criteria: 'all', batchSize: 100 });
     await out.waitForCount(20);
     await bed.dovecot.kick(USERS.alice);
     const atKick = out.received.length;
@@ -115,10 +78,7 @@ describe('m365-imap-in delivers every mail exactly once (Node-RED runtime, test 
     const folder = 'KickedLarge';
     const large = mail('large', { attachments: [{ filename: 'big.bin', content: randomBytes(20 * 1000 * 1000) }] });
     await bed.dovecot.deliver(USERS.alice, large, { folder });
-    await helper.load(builtNodes(), flowWith(bed.accountFor('daemon'), imapInNode('in', { folder, criteria: 'all' })),
-      { acc: bed.accountFor('daemon').credentials });
-    const node = helper.getNode('in');
-    const out = new Collector(helper.getNode('out'));
+    const { node, out } = await load({ folder, criteria: 'all' });
     // "1 new" is shown when the check found the mail and starts fetching it.
     await waitForStatus(node, /status\.new/);
     await bed.dovecot.kick(USERS.alice);

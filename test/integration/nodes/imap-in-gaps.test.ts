@@ -5,16 +5,10 @@
  * `* BYE … AccessTokenExpired` (through a relay in front of Dovecot).
  */
 import assert from 'node:assert/strict';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { USERS } from '../../env/identity/directory';
-import { builtNodes, helper } from '../../support/helper';
+import { helper } from '../../support/helper';
 import { startImapRelay, type ImapRelay } from '../imap/imap-relay';
-import {
-  assertExactlyOnce, Collector, errorTexts, flowWith, imapInNode, mail, tempDir, waitFor, waitForStatus, type TempDir,
-} from './imap-in-support';
-
-// After a check the node shows "watching", or "n new" when that check emitted mail.
-const IDLING = /status\.(watching|new)/;
+import { assertExactlyOnce, errorTexts, mail, useImapInBed, waitFor } from './imap-in-support';
 
 interface SpiedMethod {
   args?: unknown[][];
@@ -34,36 +28,14 @@ function mailFrom(from: string, subject: string): string {
 
 describe('m365-imap-in: UIDVALIDITY changes, unseen/custom criteria across restarts, invalidated sessions (Node-RED runtime, test bed)', function () {
   this.timeout(30000);
-  let bed: TestBed;
-  let userDir: TempDir;
+  // start() loads the flow (same node id and user dir each time) and waits until the node idles.
+  const { bed, start } = useImapInBed();
   let relay: ImapRelay | undefined;
 
-  before(async function () {
-    bed = await startTestBed();
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = tempDir('m365-nr-');
-    helper.settings({ userDir: userDir.path });
-  });
   afterEach(async function () {
-    await helper.unload();
     await relay?.close();
     relay = undefined;
-    userDir.remove();
   });
-
-  /** Loads the flow (same node id and user dir each time) and waits until the node idles. */
-  async function start(props: Record<string, unknown>, account = bed.accountFor('daemon').node('acc')): Promise<{ node: unknown; out: Collector }> {
-    const credentials = bed.accountFor('daemon').credentials;
-    await helper.load(builtNodes(), [account, ...flowWith(bed.accountFor('daemon'), imapInNode('in', props)).slice(1)], { acc: credentials });
-    const node = helper.getNode('in');
-    const out = new Collector(helper.getNode('out'));
-    await waitForStatus(node, IDLING);
-    return { node, out };
-  }
 
   async function setUidValidity(folder: string, value: number): Promise<void> {
     await bed.dovecot.doveadm(['mailbox', 'update', '-u', USERS.alice, '--uid-validity', String(value), folder]);

@@ -7,33 +7,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { DOVEADM_BINARY, type MessageInfo } from '../../env/dovecot';
 import { USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
 import {
-  assertExactlyOnce, Collector, errorTexts, flowWith, imapInNode, mail, tempDir, waitFor, waitForStatus, type TempDir,
+  assertExactlyOnce, Collector, IDLING, errorTexts, flowWith, imapInNode, mail, tempDir, useImapInBed, waitFor, waitForStatus,
 } from './imap-in-support';
-
-const IDLING = /status\.(watching|new)/;
 
 describe('m365-imap-in acts on the mailbox (Node-RED runtime, test bed)', function () {
   this.timeout(20000);
-  let bed: TestBed;
-  let userDir: TempDir;
-
-  before(async function () {
-    bed = await startTestBed();
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = tempDir('m365-nr-');
-    helper.settings({ userDir: userDir.path });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    userDir.remove();
-  });
+  const { bed, start } = useImapInBed();
 
   /**
    * The folder as the server has it right now. Synchronous on purpose: called from the receiving
@@ -46,16 +27,6 @@ describe('m365-imap-in acts on the mailbox (Node-RED runtime, test bed)', functi
       const [uid, flags = ''] = line.split('\t');
       return { uid: Number(uid), flags: flags.split(' ').filter((f) => f && f !== '\\Recent') };
     });
-  }
-
-  /** Loads a flow with the daemon account and waits until the node idles. */
-  async function startDaemonFlow(props: Record<string, unknown>): Promise<{ node: unknown; out: Collector }> {
-    const account = bed.accountFor('daemon');
-    await helper.load(builtNodes(), flowWith(account, imapInNode('in', props)), { acc: account.credentials });
-    const node = helper.getNode('in');
-    const out = new Collector(helper.getNode('out'));
-    await waitForStatus(node, IDLING);
-    return { node, out };
   }
 
   interface DispositionCase {
@@ -77,7 +48,7 @@ describe('m365-imap-in acts on the mailbox (Node-RED runtime, test bed)', functi
       const moveTo = `Processed-${disposition}`;
       await bed.dovecot.createFolder(USERS.alice, folder);
       await bed.dovecot.createFolder(USERS.alice, moveTo);
-      const { node, out } = await startDaemonFlow({ folder, criteria: 'new', disposition, moveTo: disposition === 'move' ? moveTo : '' });
+      const { node, out } = await start({ folder, criteria: 'new', disposition, moveTo: disposition === 'move' ? moveTo : '' });
       // What the server had for each mail at the moment its msg reached the next node.
       const atReceipt = new Map<number, MessageInfo | undefined>();
       helper.getNode('out').on('input', (msg: Record<string, unknown>) => {
@@ -112,7 +83,7 @@ describe('m365-imap-in acts on the mailbox (Node-RED runtime, test bed)', functi
       // A regular file where the attachment folder should be: every save fails with a storage error.
       const attachmentDir = `${blocked.path}/file`;
       execFileSync('touch', [attachmentDir]);
-      const { node, out } = await startDaemonFlow({ folder, criteria: 'new', disposition: 'read', attachments: 'save', attachmentDir });
+      const { node, out } = await start({ folder, criteria: 'new', disposition: 'read', attachments: 'save', attachmentDir });
       await bed.dovecot.deliver(USERS.alice, mail('cannot be built', { attachments: [{ filename: 'a.txt', content: Buffer.from('x') }] }), { folder });
       await waitFor(() => errorTexts(node).some((t) => /not usable/.test(t)), 'the storage error reported to Catch');
       const messages = await bed.dovecot.listMessages(USERS.alice, folder);
@@ -129,7 +100,7 @@ describe('m365-imap-in acts on the mailbox (Node-RED runtime, test bed)', functi
     const moveTo = 'Archiv/Überprüft ✓';
     await bed.dovecot.createFolder(USERS.alice, folder);
     await bed.dovecot.createFolder(USERS.alice, moveTo);
-    const { node, out } = await startDaemonFlow({ folder, criteria: 'new', disposition: 'move', moveTo });
+    const { node, out } = await start({ folder, criteria: 'new', disposition: 'move', moveTo });
     await bed.dovecot.deliver(USERS.alice, mail('Rechnung Nr. 1 – Größe'), { folder });
     await out.waitForCount(1);
     const msg = out.received[0].msg;

@@ -5,37 +5,20 @@
  * subject is appended to a file by Node-RED's own file node, to be counted across processes.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { APPS, USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
+import { PACKAGE_NAME as PACKAGE } from '../../support/linked-package';
 import { nodeRedLauncherPath, nodeRedVersion } from '../../support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../../support/node-red-process';
-import { assertExactlyOnce, mail, tempDir, waitFor, type TempDir } from './imap-in-support';
-
-const PACKAGE = '@m365-mail/node-red-m365-mail';
-const REPO_ROOT = path.resolve(__dirname, '../../..');
+import { assertExactlyOnce, mail, waitFor } from './imap-in-support';
+import { useNodeRedProcessBed } from './node-red-bed';
 
 describe(`m365-imap-in across a restart of a real Node-RED ${nodeRedVersion()} process`, function () {
   this.timeout(60000);
-  let bed: TestBed;
-  let userDir: TempDir;
   let nodeRed: NodeRedProcess | undefined;
-
-  before(async function () {
-    bed = await startTestBed();
-    userDir = tempDir('m365-nr-process-');
-    // Installed the way Node-RED finds packages: <userDir>/node_modules/<name> + package.json.
-    const installed = path.join(userDir.path, 'node_modules', PACKAGE);
-    mkdirSync(path.dirname(installed), { recursive: true });
-    symlinkSync(REPO_ROOT, installed, 'dir');
-    writeFileSync(path.join(userDir.path, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: { [PACKAGE]: '*' } }));
-  });
-  after(async function () {
-    await nodeRed?.stop();
-    await bed?.stop();
-    userDir?.remove();
-  });
+  // The package installed the way Node-RED finds packages: <userDir>/node_modules/<name> + package.json.
+  const { bed, userDir } = useNodeRedProcessBed({ userDirPrefix: 'm365-nr-process-', stopProcess: () => nodeRed?.stop() });
 
   const linesOf = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 

@@ -1,13 +1,20 @@
 /**
- * Shared pieces of the m365-imap-in runtime tests: mail fixtures, a collector for emitted
- * messages, and bounded waits (no fixed sleeps: every wait polls a condition with a deadline).
+ * Shared pieces of the m365-imap-in runtime tests: the suite fixture (useImapInBed), mail
+ * fixtures, a collector for emitted messages, and bounded waits (no fixed sleeps: every wait polls
+ * a condition with a deadline).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
 import type { TestAccount } from '../../env/testbed';
+import { builtNodes, helper } from '../../support/helper';
+import { useNodeRedBed, type NodeRedBed } from './node-red-bed';
+import { waitFor } from './wait-for';
+
+export { tempDir, type TempDir } from './node-red-bed';
+export { waitFor };
+
+// After a check the node shows "watching", or "n new" when that check emitted mail.
+export const IDLING = /status\.(watching|new)/;
 
 export interface MailOptions {
   to?: string;
@@ -47,16 +54,6 @@ function base64Lines(content: Buffer): string {
   const lines: string[] = [];
   for (let i = 0; i < text.length; i += 76) lines.push(text.slice(i, i + 76));
   return lines.join('\r\n');
-}
-
-/** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 export interface ReceivedMessage {
@@ -134,17 +131,6 @@ export function errorTexts(node: unknown): string[] {
   return callsOf(node, 'error').map(String);
 }
 
-export interface TempDir {
-  path: string;
-  remove(): void;
-}
-
-/** A fresh temp directory (user dir, attachment dir …). */
-export function tempDir(prefix: string): TempDir {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 /** The imap-in node as it appears in a flow; unspecified properties take their defaults. */
 export function imapInNode(id: string, props: Record<string, unknown>, wires: string[][] = [['out']]): Record<string, unknown> {
   return { id, type: 'm365-imap-in', account: 'acc', mailbox: USERS.alice, folder: 'INBOX', mode: 'idle', criteria: 'new', wires, ...props };
@@ -153,4 +139,44 @@ export function imapInNode(id: string, props: Record<string, unknown>, wires: st
 /** The account config node + imap-in node(s) + the helper node 'out'. */
 export function flowWith(account: TestAccount, ...nodes: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
   return [{ ...account.node('acc') }, ...nodes, { id: 'out', type: 'helper' }];
+}
+
+/** The node under test ('in') of a loaded flow and a collector on its output ('out'). */
+export interface LoadedImapIn {
+  node: unknown;
+  out: Collector;
+}
+
+export interface ImapInBed extends NodeRedBed {
+  /**
+   * Loads account 'acc' (the daemon app; `accountNode` replaces its node, same credentials) and
+   * the imap-in node 'in' with `props` → helper 'out'. Returns as soon as the flow is loaded.
+   */
+  load(props: Record<string, unknown>, accountNode?: Record<string, unknown>): Promise<LoadedImapIn>;
+  /** load(), then waits until the node idles on its folder. */
+  start(props: Record<string, unknown>, accountNode?: Record<string, unknown>): Promise<LoadedImapIn>;
+}
+
+/**
+ * The fixture of the imap-in runtime suites: useNodeRedBed() with a fresh user directory per test,
+ * plus load()/start() for the usual flow. Call it at the top of a describe.
+ */
+export function useImapInBed(): ImapInBed {
+  const runtime = useNodeRedBed({ userDirPrefix: 'm365-nr-' });
+  const { bed } = runtime;
+  const load = async (props: Record<string, unknown>, accountNode?: Record<string, unknown>): Promise<LoadedImapIn> => {
+    const account = bed.accountFor('daemon');
+    const [defaultAccountNode, ...rest] = flowWith(account, imapInNode('in', props));
+    await helper.load(builtNodes(), [accountNode ?? defaultAccountNode, ...rest], { acc: account.credentials });
+    return { node: helper.getNode('in'), out: new Collector(helper.getNode('out')) };
+  };
+  return {
+    ...runtime,
+    load,
+    async start(props, accountNode) {
+      const loaded = await load(props, accountNode);
+      await waitForStatus(loaded.node, IDLING);
+      return loaded;
+    },
+  };
 }

@@ -3,33 +3,13 @@
  * delivery, input control (check now, pause, resume), errors to Catch, and a quick close.
  */
 import assert from 'node:assert/strict';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { USERS } from '../../env/identity/directory';
 import { builtNodes, helper } from '../../support/helper';
-import { Collector, assertExactlyOnce, errorTexts, mail, statusTexts, tempDir, waitFor, waitForStatus, type TempDir } from './imap-in-support';
-
-// After a check the node shows "watching", or "n new" when that check emitted mail.
-const IDLING = /status\.(watching|new)/;
+import { Collector, IDLING, assertExactlyOnce, errorTexts, mail, statusTexts, useImapInBed, waitFor, waitForStatus } from './imap-in-support';
 
 describe('m365-imap-in in the Node-RED runtime (test bed)', function () {
   this.timeout(30000);
-  let bed: TestBed;
-  let userDir: TempDir;
-
-  before(async function () {
-    bed = await startTestBed();
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = tempDir('m365-nr-');
-    helper.settings({ userDir: userDir.path });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    userDir.remove();
-  });
+  const { bed } = useImapInBed();
 
   it('emits a mail delivered while idling, with the contract fields', async function () {
     const account = bed.accountFor('daemon');

@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startTestBed, type TestBed } from '../../env/testbed';
+import type { TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
 import {
-  MAILBOX, SecondClient, attachToFlow, errorCalls, mail, pollSummaries, pop3Flow, statuses, subjects,
-  tempUserDir, waitFor, waitForStatus,
+  MAILBOX, attachToFlow, errorCalls, mail, pollSummaries, pop3Flow, statuses, subjects, usePop3Bed, waitFor, waitForStatus,
 } from './pop3-in-support';
 
 /** Length of Dovecot's log now, to read only what comes after. */
@@ -32,26 +31,8 @@ async function openSessions(bed: TestBed): Promise<number> {
 
 describe('m365-pop3-in polling, status and close (Node-RED runtime, test bed)', function () {
   this.timeout(30000);
-  let bed: TestBed;
-  let second: SecondClient;
-  let userDir: ReturnType<typeof tempUserDir>;
-
-  before(async function () {
-    bed = await startTestBed();
-    second = new SecondClient(bed);
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(async function () {
-    await second.empty();
-    userDir = tempUserDir();
-    helper.settings({ userDir: userDir.path });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    userDir.remove();
-  });
+  // A fresh user directory per test; alice's INBOX is emptied before each.
+  const { bed } = usePop3Bed();
 
   it('in poll mode ends an empty poll with QUIT, shows "polling" and polls again by itself after the interval', async function () {
     const { flow, credentials } = pop3Flow(bed, { props: { mode: 'poll', interval: 5 } });

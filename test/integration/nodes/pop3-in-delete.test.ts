@@ -4,12 +4,11 @@
  * session cut before QUIT deletes nothing and emits nothing twice.
  */
 import assert from 'node:assert/strict';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
 import { TcpProxy } from '../../support/tcp-proxy';
 import {
-  MAILBOX, SecondClient, assertExactlyOnce, attachToFlow, errorCalls, mail, pollSummaries, pop3Flow, statuses,
-  subjects, tempUserDir, waitFor, waitForStatus, type LoadedPop3Flow,
+  MAILBOX, assertExactlyOnce, attachToFlow, errorCalls, mail, pollSummaries, pop3Flow, statuses, subjects, usePop3Bed,
+  waitFor, waitForStatus, type LoadedPop3Flow,
 } from './pop3-in-support';
 
 // Mails of 8 KiB: a batch of 100 takes a few hundred round trips, so a test that acts when the
@@ -18,28 +17,13 @@ const BODY = `${'x'.repeat(76)}\r\n`.repeat(105);
 
 describe('m365-pop3-in deletes exactly the mails it emitted (Node-RED runtime, test bed)', function () {
   this.timeout(40000);
-  let bed: TestBed;
-  let second: SecondClient;
-  let userDir: ReturnType<typeof tempUserDir>;
+  // A fresh user directory per test; alice's INBOX is emptied before each.
+  const { bed, second } = usePop3Bed();
   let proxy: TcpProxy | undefined;
 
-  before(async function () {
-    bed = await startTestBed();
-    second = new SecondClient(bed);
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(async function () {
-    await second.empty();
-    userDir = tempUserDir();
-    helper.settings({ userDir: userDir.path });
-  });
   afterEach(async function () {
-    await helper.unload();
     await proxy?.close();
     proxy = undefined;
-    userDir.remove();
   });
 
   it('on "pause" mid-batch ends with QUIT, and the server lost exactly the mails emitted so far; "resume" takes the rest', async function () {

@@ -6,31 +6,15 @@
 import assert from 'node:assert/strict';
 import { createTokenProvider } from '../../../src/auth/token-provider';
 import { decodeJwtPayload } from '../../../src/auth/token-explainer';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
-import { attachToFlow, errorCalls, pop3Flow, statuses, tempUserDir, waitForStatus } from './pop3-in-support';
+import { attachToFlow, errorCalls, pop3Flow, statuses, usePop3Bed, waitForStatus } from './pop3-in-support';
 
 const GRAPH = 'https://graph.microsoft.com';
 
 describe('m365-pop3-in login errors (Node-RED runtime, test bed)', function () {
   this.timeout(20000);
-  let bed: TestBed;
-  let userDir: ReturnType<typeof tempUserDir>;
-
-  before(async function () {
-    bed = await startTestBed();
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(function () {
-    userDir = tempUserDir();
-    helper.settings({ userDir: userDir.path });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    userDir.remove();
-  });
+  // A fresh user directory per test; no mail is needed, so the INBOX stays as it is.
+  const { bed } = usePop3Bed({ emptyBeforeEach: false });
 
   it('names a Graph token as the wrong audience, with the fix-it text, in node.error, the Catch msg and a red status', async function () {
     const account = bed.accountFor('daemon');

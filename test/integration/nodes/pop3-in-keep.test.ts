@@ -6,35 +6,16 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
 import {
-  MAILBOX, SecondClient, assertExactlyOnce, attachToFlow, debugLines, errorCalls, mail, pollSummaries, pop3Flow,
-  statusTexts, subjects, tempUserDir, waitFor,
+  MAILBOX, assertExactlyOnce, attachToFlow, debugLines, errorCalls, mail, pollSummaries, pop3Flow, statusTexts, subjects,
+  usePop3Bed, waitFor,
 } from './pop3-in-support';
 
 describe('m365-pop3-in keeps mail on the server and emits each once (Node-RED runtime, test bed)', function () {
   this.timeout(40000);
-  let bed: TestBed;
-  let second: SecondClient;
-  let userDir: ReturnType<typeof tempUserDir>;
-
-  before(async function () {
-    bed = await startTestBed();
-    second = new SecondClient(bed);
-  });
-  after(async function () {
-    await bed?.stop();
-  });
-  beforeEach(async function () {
-    await second.empty();
-    userDir = tempUserDir();
-    helper.settings({ userDir: userDir.path });
-  });
-  afterEach(async function () {
-    await helper.unload();
-    userDir.remove();
-  });
+  // A fresh user directory per test; alice's INBOX is emptied before each.
+  const { bed, second, userDir } = usePop3Bed();
 
   it('emits 300 mails once each over three polls of 100 and a flow restart, leaving all of them on the server', async function () {
     const firstRun = subjects('keep', 250);

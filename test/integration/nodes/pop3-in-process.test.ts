@@ -8,28 +8,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { APPS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
-import { linkPackageInto } from '../../support/linked-package';
 import { nodeRedLauncherPath, nodeRedVersion } from '../../support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../../support/node-red-process';
-import { MAILBOX, SecondClient, assertExactlyOnce, mail, subjects, tempUserDir, waitFor } from './pop3-in-support';
+import { useNodeRedProcessBed } from './node-red-bed';
+import { MAILBOX, SecondClient, assertExactlyOnce, mail, subjects, waitFor } from './pop3-in-support';
 
 describe(`m365-pop3-in across a restart of a real Node-RED ${nodeRedVersion()} process`, function () {
   this.timeout(60000);
-  let bed: TestBed;
-  let userDir: ReturnType<typeof tempUserDir>;
   let nodeRed: NodeRedProcess | undefined;
+  const { bed, userDir } = useNodeRedProcessBed({ userDirPrefix: 'm365-pop3-process-', stopProcess: () => nodeRed?.stop() });
 
   before(async function () {
-    bed = await startTestBed();
     await new SecondClient(bed).empty();
-    userDir = tempUserDir('m365-pop3-process-');
-    linkPackageInto(userDir.path);
-  });
-  after(async function () {
-    await nodeRed?.stop();
-    await bed?.stop();
-    userDir?.remove();
   });
 
   const linesOf = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);

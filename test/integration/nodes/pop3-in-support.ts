@@ -1,20 +1,22 @@
 /**
- * Shared pieces of the m365-pop3-in runtime tests: the flow around the node, a collector for what
- * it emits, the node's own log lines (node.debug / node.error, as the test helper spies them),
- * a second POP3 client to see the server's view, and bounded waits (no fixed sleeps).
+ * Shared pieces of the m365-pop3-in runtime tests: the suite fixture (usePop3Bed), the flow around
+ * the node, a collector for what it emits, the node's own log lines (node.debug / node.error, as
+ * the test helper spies them), a second POP3 client to see the server's view, and bounded waits
+ * (no fixed sleeps).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
 import { USERS } from '../../env/identity/directory';
 import type { TestAccount, TestBed } from '../../env/testbed';
 import { daemonTokenSource, emptyMailbox, serverUidls } from '../pop3/bed';
 import { helper } from '../../support/helper';
+import { useNodeRedBed, type NodeRedBed } from './node-red-bed';
+import { waitFor } from './wait-for';
+
+export { waitFor };
 
 export const MAILBOX = USERS.alice;
 
@@ -30,16 +32,6 @@ export function mail(subject: string, body = 'Hello from the POP3 test bed'): st
 /** `count` subjects `<prefix>-001` … in delivery order. */
 export function subjects(prefix: string, count: number, first = 1): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}-${String(first + i).padStart(3, '0')}`);
-}
-
-/** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 type InputNode = { on(event: 'input', listener: (msg: Record<string, unknown>) => void): unknown };
@@ -187,18 +179,18 @@ export function attachToFlow(onMail?: (msg: Record<string, unknown>, count: numb
   return loaded;
 }
 
-/** A fresh Node-RED user directory. */
-export function tempUserDir(prefix = 'm365-pop3-nr-'): { path: string; remove(): void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** The server's view from a second POP3 session (the daemon app's own token): UIDLs in order. */
+/**
+ * The server's view from a second POP3 session (the daemon app's own token): UIDLs in order.
+ * The token source is made on first use, so a client can be created before the bed has started.
+ */
 export class SecondClient {
-  private readonly tokens: AccessTokenSource;
+  private tokenSource?: AccessTokenSource;
 
-  constructor(private readonly bed: TestBed) {
-    this.tokens = daemonTokenSource(bed);
+  constructor(private readonly bed: TestBed) {}
+
+  private get tokens(): AccessTokenSource {
+    this.tokenSource ??= daemonTokenSource(this.bed);
+    return this.tokenSource;
   }
 
   uidls(): Promise<string[]> {
@@ -209,6 +201,27 @@ export class SecondClient {
   empty(): Promise<void> {
     return emptyMailbox(this.bed, this.tokens, MAILBOX);
   }
+}
+
+export interface Pop3Bed extends NodeRedBed {
+  /** A second POP3 client of alice's INBOX: the server's view. */
+  second: SecondClient;
+}
+
+/**
+ * The fixture of the pop3-in runtime suites: useNodeRedBed() with a fresh user directory per
+ * test and, with `emptyBeforeEach` (default true), alice's INBOX emptied before every test.
+ * Call it at the top of a describe.
+ */
+export function usePop3Bed(options: { emptyBeforeEach?: boolean } = {}): Pop3Bed {
+  const runtime = useNodeRedBed({ userDirPrefix: 'm365-pop3-nr-' });
+  const second = new SecondClient(runtime.bed);
+  if (options.emptyBeforeEach ?? true) {
+    beforeEach(async function () {
+      await second.empty();
+    });
+  }
+  return { ...runtime, second };
 }
 
 /**

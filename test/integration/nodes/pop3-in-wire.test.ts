@@ -7,31 +7,24 @@
  */
 import assert from 'node:assert/strict';
 import { MAX_COMMAND_LINE_BYTES } from '../../../src/pop3/client';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
+import { useNodeRedBed } from './node-red-bed';
 import {
-  MAILBOX, SecondClient, attachToFlow, debugLines, errorCalls, mail, pop3Flow, startRecordingRelay, subjects,
-  tempUserDir, type RecordingRelay,
+  MAILBOX, SecondClient, attachToFlow, debugLines, errorCalls, mail, pop3Flow, startRecordingRelay, subjects, type RecordingRelay,
 } from './pop3-in-support';
 
 describe('m365-pop3-in on the wire (Node-RED runtime, TLS-terminating recorder, test bed)', function () {
   this.timeout(20000);
-  let bed: TestBed;
+  // One user directory for the suite's single test.
+  const { bed } = useNodeRedBed({ userDirPrefix: 'm365-pop3-nr-', scope: 'suite' });
   let relay: RecordingRelay;
-  let userDir: ReturnType<typeof tempUserDir>;
 
   before(async function () {
-    bed = await startTestBed();
     relay = await startRecordingRelay(bed);
     await new SecondClient(bed).empty();
-    userDir = tempUserDir();
-    helper.settings({ userDir: userDir.path });
   });
   after(async function () {
-    await helper.unload();
     await relay?.close();
-    await bed?.stop();
-    userDir?.remove();
   });
 
   it('never sends a command line over 512 bytes: the token goes alone after AUTH XOAUTH2 and "+", and no password is sent', async function () {

@@ -4,13 +4,10 @@
  * that records each tunnel, through the real Node-RED runtime.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
-import { startTestBed, type TestBed } from '../../env/testbed';
 import { builtNodes, helper } from '../../support/helper';
 import { startCountingProxy, type CountingProxy } from '../auth/helpers';
+import { useNodeRedBed } from './node-red-bed';
 
 function mail(subject: string): string {
   return [`From: sender@example.com`, `To: ${USERS.alice}`, `Subject: ${subject}`, `Message-ID: <${subject}@example.com>`,
@@ -29,21 +26,15 @@ function nextMessage(node: { once(event: 'input', listener: (msg: Record<string,
 
 describe('m365-account proxy in the Node-RED runtime (test bed)', function () {
   this.timeout(40000);
-  let bed: TestBed;
+  // One user directory for the suite's single test.
+  const { bed } = useNodeRedBed({ userDirPrefix: 'm365-proxy-', scope: 'suite' });
   let proxy: CountingProxy;
-  let userDir: string;
 
   before(async function () {
-    bed = await startTestBed();
     proxy = await startCountingProxy();
-    userDir = mkdtempSync(path.join(os.tmpdir(), 'm365-proxy-'));
-    helper.settings({ userDir });
   });
   after(async function () {
-    await helper.unload();
     await proxy?.close();
-    await bed?.stop();
-    rmSync(userDir, { recursive: true, force: true });
   });
 
   it('sends token requests, IMAP and POP3 through the configured proxy', async function () {
