@@ -17,8 +17,8 @@ export interface AttachmentHandling {
 
 /** What is known of an attachment's size before its content is read. */
 export interface ContentSizeHint {
-  /** Raw (encoded) bytes of the mail not yet read by the parser: no attachment decodes to more. */
-  rawBytesLeft?: number;
+  /** Raw (encoded) bytes of the whole mail, as the server announced them: no attachment decodes to more. */
+  rawMailBytes?: number;
   /** Content-Transfer-Encoding of the attachment; base64 decodes to at most 3/4 of its bytes. */
   transferEncoding?: string;
 }
@@ -73,17 +73,18 @@ export async function consumeAttachment(
   }
 }
 
-/** The most bytes an attachment can decode to, from what is left of the raw mail. */
+/** The most bytes an attachment can decode to, from the size of the whole raw mail. */
 function upperBound(hint: ContentSizeHint): number {
-  if (hint.rawBytesLeft === undefined || !Number.isFinite(hint.rawBytesLeft) || hint.rawBytesLeft <= 0) return 0;
+  if (hint.rawMailBytes === undefined || !Number.isFinite(hint.rawMailBytes) || hint.rawMailBytes <= 0) return 0;
   const base64 = hint.transferEncoding?.trim().toLowerCase() === 'base64';
-  return Math.ceil(base64 ? (hint.rawBytesLeft * 3) / 4 : hint.rawBytesLeft);
+  return Math.ceil(base64 ? (hint.rawMailBytes * 3) / 4 : hint.rawMailBytes);
 }
 
 /**
  * Keeps an attachment's decoded chunks. A large one is copied into one buffer sized from the
  * hint as it arrives, so a 50 MB attachment costs 50 MB, not 50 MB of chunks plus a 50 MB join.
- * The hint's room is reserved, not touched: untouched pages of a large allocation take no memory.
+ * The room is reserved, not touched: untouched pages of a large allocation take no memory, so the
+ * bound may be loose (the whole mail) while the content costs only what it fills.
  * Content that outgrows the room (a wrong hint) falls back to chunks joined at the end.
  */
 class ContentCollector {

@@ -5,9 +5,6 @@ import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
 import { consumeAttachment, type AttachmentHandling } from './attachment-sink';
 import type { MailAttachment } from './types';
 
-/** Raw bytes the parser may have read beyond the start of an attachment (its stream buffers). */
-const PARSER_READ_AHEAD_BYTES = 1024 * 1024;
-
 /** What the streaming parse of one mail yields, before it is shaped into a message. */
 export interface ParsedParts {
   headers?: Headers;
@@ -69,7 +66,7 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
       const encoding = attachment.headers?.get('content-transfer-encoding');
       const consumed = await consumeAttachment(attachment.content, attachment.filename, handling, {
         // A Buffer source is at most the streaming threshold: its attachments are small anyway.
-        rawBytesLeft: meter && rawSize !== undefined ? rawSize - meter.bytes + PARSER_READ_AHEAD_BYTES : undefined,
+        rawMailBytes: meter ? rawSize : undefined,
         transferEncoding: typeof encoding === 'string' ? encoding : undefined,
       });
       attachments.push(
