@@ -135,8 +135,6 @@ export interface Batch {
   batch: number[];
   /** How many more qualifying UIDs wait for the next batch. */
   remaining: number;
-  /** Those UIDs, ascending. */
-  rest: number[];
 }
 
 /**
@@ -145,8 +143,30 @@ export interface Batch {
  */
 export function selectBatch(uids: readonly number[], lastUid: number, batchSize: number): Batch {
   const size = Math.max(1, Math.floor(batchSize) || 1);
-  const qualifying = [...new Set(uids)].filter((uid) => Number.isInteger(uid) && uid > lastUid).sort((a, b) => a - b);
-  return { batch: qualifying.slice(0, size), remaining: Math.max(0, qualifying.length - size), rest: qualifying.slice(size) };
+  const qualifying = qualifyingUids(uids, lastUid);
+  return { batch: qualifying.slice(0, size), remaining: Math.max(0, qualifying.length - size) };
+}
+
+/**
+ * The next batch from a backlog (ascending UIDs as from {@link qualifyingUids}): the UIDs after the
+ * checkpoint, found by binary search, so taking batch after batch of a long backlog stays cheap.
+ */
+export function batchAfter(sortedUids: readonly number[], lastUid: number, batchSize: number): Batch {
+  const size = Math.max(1, Math.floor(batchSize) || 1);
+  let low = 0;
+  let high = sortedUids.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sortedUids[middle] <= lastUid) low = middle + 1;
+    else high = middle;
+  }
+  const batch = sortedUids.slice(low, low + size);
+  return { batch, remaining: sortedUids.length - low - batch.length };
+}
+
+/** The UIDs of a search answer above the checkpoint, each once, ascending. */
+export function qualifyingUids(uids: readonly number[], lastUid: number): number[] {
+  return [...new Set(uids)].filter((uid) => Number.isInteger(uid) && uid > lastUid).sort((a, b) => a - b);
 }
 
 /** The checkpoint after `uid` was handed over; never moves backwards. */

@@ -12,7 +12,7 @@ import type { MailboxObject, SearchObject } from 'imapflow';
 import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
 import { Backoff, type BackoffOptions } from '../util/backoff';
 import {
-  advanceCheckpoint, buildRecoveryQuery, buildSearchQuery, compactUidSet, reconcileCheckpoint, selectBatch, selectRecovered,
+  advanceCheckpoint, batchAfter, buildRecoveryQuery, buildSearchQuery, compactUidSet, qualifyingUids, reconcileCheckpoint, selectBatch, selectRecovered,
   type Checkpoint, type CheckpointStore, type Criteria,
 } from './checkpoint-policy';
 import { systemClock, TimerSet, type Clock } from '../util/clock';
@@ -574,14 +574,8 @@ export class MailboxWatcher {
       return this.deliverAnnounced(session, checkpoint.lastUid, uidValidity);
     }
 
-    const found = this.recovery?.uids ?? await this.backlogOrSearch(client, uidValidity, checkpoint.lastUid);
-    const { batch, remaining, rest } = selectBatch(found, checkpoint.lastUid, this.batchSize);
-    if (!batch.length) {
-      this.backlog = undefined;
-      return { delivered: 0, more: await this.finishRecovery() };
-    }
-    // The whole list, not just the rest: a batch cut short is picked up again from the checkpoint.
-    if (!this.recovery) this.backlog = remaining > 0 ? { uidValidity, uids: [...batch, ...rest] } : undefined;
+    const { batch, remaining } = await this.nextBatch(client, uidValidity, checkpoint.lastUid);
+    if (!batch.length) return { delivered: 0, more: await this.finishRecovery() };
 
     this.report.status({ state: 'fetching', newCount: batch.length + remaining });
     const metas = await client.fetchAll(compactUidSet(batch), { uid: true, flags: true, size: true }, { uid: true });
@@ -606,15 +600,23 @@ export class MailboxWatcher {
   }
 
   /**
-   * The UIDs still to hand over: what the last search of this backlog left, or a new UID SEARCH.
-   * Draining a big backlog batch by batch would otherwise search the whole rest once per batch.
-   * Mail that arrives meanwhile is found by the search after the backlog is done.
+   * The next batch of UIDs to hand over, ascending, and how many wait after it. A backlog is
+   * searched once and then taken batch by batch from that answer (searching and sorting the whole
+   * rest once per batch cost more than the FETCH of a 20,000-mail drain); mail that arrives
+   * meanwhile is found by the search after the backlog is done. Recovery after a UIDVALIDITY
+   * change has its own list.
    */
-  private async backlogOrSearch(client: ImapClient, uidValidity: number, lastUid: number): Promise<number[]> {
-    const backlog = this.backlog;
-    if (backlog && backlog.uidValidity === uidValidity && backlog.uids.some((uid) => uid > lastUid)) return backlog.uids;
-    this.backlog = undefined;
-    return this.searchUids(client, buildSearchQuery(this.criteria, lastUid, this.options.customCriteria));
+  private async nextBatch(client: ImapClient, uidValidity: number, lastUid: number): Promise<{ batch: number[]; remaining: number }> {
+    if (this.recovery) return selectBatch(this.recovery.uids, lastUid, this.batchSize);
+    let backlog = this.backlog;
+    if (!backlog || backlog.uidValidity !== uidValidity || backlog.uids[backlog.uids.length - 1] <= lastUid) {
+      const found = await this.searchUids(client, buildSearchQuery(this.criteria, lastUid, this.options.customCriteria));
+      backlog = { uidValidity, uids: qualifyingUids(found, lastUid) };
+    }
+    // From the checkpoint on, not from the end of the last batch: a batch cut short is taken again.
+    const next = batchAfter(backlog.uids, lastUid, this.batchSize);
+    this.backlog = next.remaining > 0 ? backlog : undefined;
+    return next;
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { M365MailError } from '../../../src/auth/errors';
 import {
-  advanceCheckpoint, buildRecoveryQuery, buildSearchQuery, compactUidSet, parseCustomCriteria, reconcileCheckpoint, selectBatch,
+  batchAfter, qualifyingUids, advanceCheckpoint, buildRecoveryQuery, buildSearchQuery, compactUidSet, parseCustomCriteria, reconcileCheckpoint, selectBatch,
   selectRecovered, uidRangeAfter,
 } from '../../../src/imap/checkpoint-policy';
 
@@ -45,11 +45,11 @@ describe('imap checkpoint policy', () => {
   describe('selectBatch', () => {
     it('drops the highest message that `n:*` returns even though its UID is below n', () => {
       // UID SEARCH UID 51:* on a folder whose highest UID is 50 answers "50".
-      assert.deepEqual(selectBatch([50], 50, 100), { batch: [], remaining: 0, rest: [] });
+      assert.deepEqual(selectBatch([50], 50, 100), { batch: [], remaining: 0 });
     });
 
     it('returns qualifying UIDs ascending, each once, at most batchSize', () => {
-      assert.deepEqual(selectBatch([9, 3, 7, 7, 5, 2, 11], 2, 3), { batch: [3, 5, 7], remaining: 2, rest: [9, 11] });
+      assert.deepEqual(selectBatch([9, 3, 7, 7, 5, 2, 11], 2, 3), { batch: [3, 5, 7], remaining: 2 });
     });
 
     it('drains a backlog batch by batch without gaps or repeats', () => {
@@ -63,6 +63,17 @@ describe('imap checkpoint policy', () => {
         if (!remaining) break;
       }
       assert.deepEqual(seen, all);
+    });
+
+    it('takes a backlog batch by batch from the checkpoint on, also when a batch was cut short', () => {
+      const backlog = qualifyingUids([12, 3, 5, 5, 9, 20, 7], 2);
+      assert.deepEqual(backlog, [3, 5, 7, 9, 12, 20]);
+      assert.deepEqual(batchAfter(backlog, 2, 2), { batch: [3, 5], remaining: 4 });
+      // Only 3 was handed over before the connection dropped: 5 comes again.
+      assert.deepEqual(batchAfter(backlog, 3, 2), { batch: [5, 7], remaining: 3 });
+      assert.deepEqual(batchAfter(backlog, 10, 2), { batch: [12, 20], remaining: 0 });
+      assert.deepEqual(batchAfter(backlog, 20, 2), { batch: [], remaining: 0 });
+      assert.deepEqual(batchAfter([], 0, 2), { batch: [], remaining: 0 });
     });
 
     it('treats a batch size below 1 as 1', () => {
