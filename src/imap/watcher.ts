@@ -124,12 +124,15 @@ interface Session {
 
 type DeliveryOutcome = 'delivered' | 'skipped' | 'retry-later';
 
-interface RunResult {
-  /** UIDs handed over, in order. */
-  delivered: number[];
-  /** The check must end here (a mail to retry later, or the session ended). */
-  stop: boolean;
+/** A mail of a FETCH on its way: complete, too large for the FETCH (downloaded later), or gone. */
+interface WaitingMail {
+  kind: 'mail' | 'large' | 'gone';
+  uid: number;
+  flags?: Set<string>;
+  size?: number;
+  source?: Buffer;
 }
+
 
 const LOGOUT_TIMEOUT_MS = 1_000;
 /** Errors that often pass by themselves; the first of a row is not reported. */
@@ -137,6 +140,8 @@ const TRANSIENT_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['network', '
 const STOP_WAIT_MS = 1_500;
 /** Up to this many newly announced mails are fetched straight away, without SEARCH. */
 const ANNOUNCED_FETCH_MAX = 20;
+/** Complete mails kept in memory behind one that is downloaded after its FETCH. */
+const HOLD_AFTER_LARGE_BYTES = 16 * 1024 * 1024;
 /** How often a draining backlog stores its checkpoint (a killed process re-emits at most this much). */
 const CHECKPOINT_SAVE_INTERVAL_MS = 500;
 
@@ -566,37 +571,22 @@ export class MailboxWatcher {
     if (this.disposition !== 'none' && this.pending.size) await this.retryPendingDispositions(session, uidValidity);
 
     // Mail the server announced since the last pass (EXISTS): a few new mails in steady state are
-    // fetched at once, without SEARCH and a separate FETCH of sizes (push latency).
+    // fetched at once by `UID FETCH lastUid+1:*`, without a SEARCH (push latency).
     const existsBefore = session.existsSeen;
     session.existsSeen = mailbox.exists;
     const announced = existsBefore === undefined ? 0 : mailbox.exists - existsBefore;
     if (announced > 0 && announced <= ANNOUNCED_FETCH_MAX && !this.recovery && !this.backlog && this.criteria !== 'custom') {
-      return this.deliverAnnounced(session, checkpoint.lastUid, uidValidity);
+      const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, `${checkpoint.lastUid + 1}:*`);
+      return { delivered: result.delivered, more: result.more };
     }
 
     const { batch, remaining } = await this.nextBatch(client, uidValidity, checkpoint.lastUid);
     if (!batch.length) return { delivered: 0, more: await this.finishRecovery() };
-
     this.report.status({ state: 'fetching', newCount: batch.length + remaining });
-    const metas = await client.fetchAll(compactUidSet(batch), { uid: true, flags: true, size: true }, { uid: true });
-    const metaByUid = new Map(metas.map((meta) => [meta.uid, meta]));
-    let delivered = 0;
-    for (const run of splitRuns(batch, (uid) => metaByUid.get(uid)?.size, this.streamThreshold)) {
-      if (!this.isActive(session)) return { delivered, more: false };
-      const result = run.large
-        ? await this.deliverLarge(session, run.uids[0], uidValidity, metaByUid.get(run.uids[0]))
-        : await this.deliverRun(session, run.uids, uidValidity, metaByUid);
-      delivered += result.delivered.length;
-      if (result.delivered.length) {
-        // Progress: a drop from now on is routine (no node error, backoff starts over), even in
-        // the middle of a long first backlog.
-        session.healthy = true;
-        await this.applyDispositions(session, result.delivered, uidValidity);
-      }
-      if (result.stop) return { delivered, more: false };
-    }
-    const recovered = remaining === 0 && await this.finishRecovery();
-    return { delivered, more: remaining > 0 || recovered };
+    const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, compactUidSet(batch), batch);
+    if (result.stop) return { delivered: result.delivered, more: false };
+    const recovered = remaining === 0 && !result.more && await this.finishRecovery();
+    return { delivered: result.delivered, more: remaining > 0 || result.more || recovered };
   }
 
   /**
@@ -620,71 +610,98 @@ export class MailboxWatcher {
   }
 
   /**
-   * Hands over a run of small mails streamed by one UID FETCH, parsing each while the server
-   * sends the next (as a plain imapflow loop does). No other command can run until the FETCH is
-   * over, so dispositions wait for the end of the run. A UID the server no longer has is passed.
+   * Hands over the mails of one UID FETCH of flags, size and source, in UID order, parsing each
+   * while the server sends the next (as a plain imapflow loop does). The source is asked for up to
+   * `streamThreshold` bytes; a mail that does not fit is downloaded in chunks once the FETCH is
+   * over (no other command can run during it). From the first such mail on, the FETCH's answers
+   * wait in order (complete mails up to HOLD_AFTER_LARGE_BYTES; beyond that the rest is left to
+   * the next pass). Dispositions are applied at the end. With `expected` (the batch asked for), a
+   * UID the server no longer has is passed.
    */
-  private async deliverRun(session: Session, uids: number[], uidValidity: number, metas: Map<number, { flags?: Set<string>; size?: number }>): Promise<RunResult> {
-    const delivered: number[] = [];
-    let next = 0;
-    const passMissing = async (beforeUid: number): Promise<void> => {
-      while (next < uids.length && uids[next] < beforeUid) await this.advanceTo(uids[next++]);
-    };
-    for await (const message of session.client.fetch(compactUidSet(uids), { uid: true, source: true }, { uid: true })) {
-      if (!this.isActive(session)) return { delivered, stop: true };
-      await passMissing(message.uid);
-      if (uids[next] !== message.uid) continue;
-      next++;
-      const meta = metas.get(message.uid);
-      const outcome = await this.handOver(session, message.uid, uidValidity, meta?.size ?? message.source?.length ?? 0, meta?.flags, message.source);
-      if (outcome === 'delivered') delivered.push(message.uid);
-      if (outcome === 'retry-later') return { delivered, stop: true };
-    }
-    // The FETCH completed: mail it did not return was expunged meanwhile.
-    if (this.isActive(session)) await passMissing(Infinity);
-    return { delivered, stop: !this.isActive(session) };
-  }
-
-  /**
-   * Hands over the mails after `lastUid` with one `UID FETCH lastUid+1:*` of flags and the source
-   * (at most `streamThreshold` bytes of it). Stops at a mail whose source did not fit, or after
-   * `batchSize` mails, and leaves the rest to the next pass (SEARCH, sizes, streaming).
-   */
-  private async deliverAnnounced(session: Session, lastUid: number, uidValidity: number): Promise<{ delivered: number; more: boolean }> {
-    const delivered: number[] = [];
-    let more = false;
+  private async deliverFetched(session: Session, uidValidity: number, lastUid: number, range: string, expected?: number[]): Promise<{ delivered: number; more: boolean; stop: boolean }> {
     const limit = this.streamThreshold;
     const query = { uid: true, flags: true, size: true, source: { start: 0, maxLength: limit } };
-    for await (const message of session.client.fetch(`${lastUid + 1}:*`, query, { uid: true })) {
-      if (!this.isActive(session)) break;
+    const delivered: number[] = [];
+    const waiting: WaitingMail[] = [];
+    let heldBytes = 0;
+    let more = false;
+    let stop = false;
+    let next = 0;
+    const handOver = async (mail: WaitingMail, source: MailSource | undefined): Promise<boolean> => {
+      const outcome = await this.handOver(session, mail.uid, uidValidity, mail.size ?? (Buffer.isBuffer(source) ? source.length : 0), mail.flags, source);
+      if (outcome === 'delivered') delivered.push(mail.uid);
+      if (outcome === 'retry-later' || !this.isActive(session)) stop = true;
+      return !stop;
+    };
+    // In order: straight away while nothing waits, else behind what waits.
+    const take = async (mail: WaitingMail): Promise<boolean> => {
+      if (waiting.length || mail.kind === 'large') {
+        waiting.push(mail);
+        return true;
+      }
+      if (mail.kind === 'gone') {
+        await this.advanceTo(mail.uid);
+        return true;
+      }
+      return handOver(mail, mail.source);
+    };
+    // UIDs of the batch the FETCH skipped were expunged meanwhile.
+    const passMissing = async (beforeUid: number): Promise<void> => {
+      while (expected && next < expected.length && expected[next] < beforeUid) await take({ kind: 'gone', uid: expected[next++] });
+    };
+
+    for await (const message of session.client.fetch(range, query, { uid: true })) {
+      if (!this.isActive(session)) {
+        stop = true;
+        break;
+      }
       // `n:*` also returns the highest mail when it is below n.
       if (message.uid <= lastUid) continue;
-      if (this.criteria === 'unseen' && message.flags?.has('\\Seen')) continue;
-      // A source of `limit` bytes may be cut off: such a mail is streamed by the next pass.
-      if (delivered.length >= this.batchSize || !message.source || message.source.length >= limit) {
+      await passMissing(message.uid);
+      if (expected) {
+        if (expected[next] !== message.uid) continue;
+        next++;
+      } else if (this.criteria === 'unseen' && message.flags?.has('\\Seen')) {
+        continue;
+      }
+      if (delivered.length + waiting.length >= this.batchSize) {
         more = true;
         break;
       }
-      const outcome = await this.handOver(session, message.uid, uidValidity, message.size ?? message.source.length, message.flags, message.source);
-      if (outcome === 'delivered') delivered.push(message.uid);
-      if (outcome === 'retry-later') break;
+      const source = message.source;
+      const mail: WaitingMail = source !== undefined && source.length < limit
+        ? { kind: 'mail', uid: message.uid, flags: message.flags, size: message.size, source }
+        : { kind: 'large', uid: message.uid, flags: message.flags, size: message.size };
+      if (waiting.length && mail.source) {
+        heldBytes += mail.source.length;
+        if (heldBytes > HOLD_AFTER_LARGE_BYTES) {
+          more = true;
+          break;
+        }
+      }
+      if (!(await take(mail))) break;
+    }
+    if (!stop && !more && this.isActive(session)) await passMissing(Infinity);
+
+    for (const mail of waiting) {
+      if (stop || !this.isActive(session)) break;
+      if (mail.kind === 'gone') {
+        await this.advanceTo(mail.uid);
+      } else if (mail.kind === 'mail') {
+        await handOver(mail, mail.source);
+      } else {
+        const download = await session.client.download(String(mail.uid), undefined, { uid: true, chunkSize: this.downloadChunkBytes });
+        await handOver(mail, 'content' in download && download.content ? download.content : undefined);
+      }
     }
     if (delivered.length) {
+      // Progress: a drop from now on is routine (no node error, backoff starts over), even in
+      // the middle of a long first backlog.
       session.healthy = true;
       await this.applyDispositions(session, delivered, uidValidity);
     }
-    return { delivered: delivered.length, more: more && this.isActive(session) };
-  }
-
-  /** Hands over one mail above the streaming threshold, read with download() in chunks. */
-  private async deliverLarge(session: Session, uid: number, uidValidity: number, meta: { flags?: Set<string>; size?: number } | undefined): Promise<RunResult> {
-    let source: MailSource | undefined;
-    if (meta?.size !== undefined) {
-      const download = await session.client.download(String(uid), undefined, { uid: true, chunkSize: this.downloadChunkBytes });
-      source = 'content' in download && download.content ? download.content : undefined;
-    }
-    const outcome = await this.handOver(session, uid, uidValidity, meta?.size ?? 0, meta?.flags, source);
-    return { delivered: outcome === 'delivered' ? [uid] : [], stop: outcome === 'retry-later' || !this.isActive(session) };
+    stop = stop || !this.isActive(session);
+    return { delivered: delivered.length, more: more && !stop, stop };
   }
 
   /** UID SEARCH, with the server refusing it turned into an error that says why. */
@@ -929,22 +946,6 @@ export class MailboxWatcher {
   private wake(): void {
     this.wakeLoop?.();
   }
-}
-
-/**
- * Splits a batch (ascending UIDs) into runs of small mails, fetched by one streaming FETCH each,
- * and single mails above `threshold`, downloaded in chunks. Order is kept.
- */
-export function splitRuns(uids: readonly number[], sizeOf: (uid: number) => number | undefined, threshold: number): Array<{ large: boolean; uids: number[] }> {
-  const runs: Array<{ large: boolean; uids: number[] }> = [];
-  for (const uid of uids) {
-    const size = sizeOf(uid);
-    const large = size !== undefined && size > threshold;
-    const last = runs[runs.length - 1];
-    if (!large && last && !last.large) last.uids.push(uid);
-    else runs.push({ large, uids: [uid] });
-  }
-  return runs;
 }
 
 /** Ends a source stream nobody will read further (a no-op for Buffers and finished streams). */

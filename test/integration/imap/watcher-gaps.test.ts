@@ -213,6 +213,25 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       assert.deepEqual(w.errors, []);
     });
 
+    it('drains a backlog with one FETCH per batch (no separate size FETCH); mails too large for it come whole and in order', async () => {
+      await bed.dovecot.createFolder(USERS.alice, 'gaps-backlog-mixed');
+      const mails = [
+        rawMail('mixed-1'), rawMail('mixed-big-1', 'y'.repeat(30_000)), rawMail('mixed-2'),
+        rawMail('mixed-big-2', 'z'.repeat(25_000)), rawMail('mixed-3'), rawMail('mixed-4'),
+      ];
+      await bed.dovecot.deliverMany(USERS.alice, mails, { folder: 'gaps-backlog-mixed' });
+      const wire = await relay();
+      const w = watch({ folder: 'gaps-backlog-mixed', mode: 'idle', intervalSec: 600, criteria: 'all', batchSize: 4, streamThresholdBytes: 4000, host: wire.host, port: wire.port });
+      await waitFor(() => w.received.length >= 6, () => `six mails (have ${w.subjects().join(', ')})`, 5000);
+      assert.deepEqual(w.subjects(), ['mixed-1', 'mixed-big-1', 'mixed-2', 'mixed-big-2', 'mixed-3', 'mixed-4']);
+      w.received.forEach((r, i) => assert.equal(r.bytes, Buffer.byteLength(mails[i]), `${r.subject} whole`));
+      const lines = wire.connections[0].clientLines;
+      const batchFetches = lines.filter((line) => /^\S+ UID FETCH [\d:,]+ \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4000>\)$/.test(line));
+      assert.equal(batchFetches.length, 2, `one FETCH per batch of 4: ${lines.filter((l) => / FETCH /.test(l)).join(' | ')}`);
+      assert.ok(!lines.some((line) => /\(UID FLAGS RFC822\.SIZE\)$/.test(line)), 'no FETCH of sizes alone');
+      assert.deepEqual(w.errors, []);
+    });
+
     it('hands over many announced mails batch by batch, each once and in UID order', async () => {
       await bed.dovecot.createFolder(USERS.alice, 'gaps-announced-many');
       const w = watch({ folder: 'gaps-announced-many', mode: 'idle', intervalSec: 600, batchSize: 3 });
