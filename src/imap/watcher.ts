@@ -85,6 +85,8 @@ export interface MailboxWatcherOptions extends ImapConnectionOptions {
   streamThresholdBytes?: number;
   /** Chunk size of streamed downloads. Default 512 KiB. */
   downloadChunkBytes?: number;
+  /** Complete mails held in memory behind one that is downloaded after its FETCH. Default 16 MiB. */
+  holdAfterLargeBytes?: number;
   /** A mail whose onMail keeps failing is skipped after this many attempts. Default 3. */
   maxDeliveryAttempts?: number;
   /** Reconnect this long before the token expires. Default 5 min. */
@@ -140,8 +142,6 @@ const TRANSIENT_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['network', '
 const STOP_WAIT_MS = 1_500;
 /** Up to this many newly announced mails are fetched straight away, without SEARCH. */
 const ANNOUNCED_FETCH_MAX = 20;
-/** Complete mails kept in memory behind one that is downloaded after its FETCH. */
-const HOLD_AFTER_LARGE_BYTES = 16 * 1024 * 1024;
 /** How often a draining backlog stores its checkpoint (a killed process re-emits at most this much). */
 const CHECKPOINT_SAVE_INTERVAL_MS = 500;
 
@@ -164,6 +164,7 @@ export class MailboxWatcher {
   private readonly disposition: Disposition;
   private readonly streamThreshold: number;
   private readonly downloadChunkBytes: number;
+  private readonly holdAfterLargeBytes: number;
   private readonly maxDeliveryAttempts: number;
   private readonly renewMarginMs: number;
   private readonly keepAliveMs: number;
@@ -210,6 +211,7 @@ export class MailboxWatcher {
     this.disposition = options.disposition ?? 'none';
     this.streamThreshold = options.streamThresholdBytes ?? 1024 * 1024;
     this.downloadChunkBytes = options.downloadChunkBytes ?? 512 * 1024;
+    this.holdAfterLargeBytes = options.holdAfterLargeBytes ?? 16 * 1024 * 1024;
     this.maxDeliveryAttempts = Math.max(1, options.maxDeliveryAttempts ?? 3);
     this.renewMarginMs = options.renewMarginMs ?? 5 * 60_000;
     this.keepAliveMs = options.keepAliveMs ?? 10 * 60_000;
@@ -614,7 +616,7 @@ export class MailboxWatcher {
    * while the server sends the next (as a plain imapflow loop does). The source is asked for up to
    * `streamThreshold` bytes; a mail that does not fit is downloaded in chunks once the FETCH is
    * over (no other command can run during it). From the first such mail on, the FETCH's answers
-   * wait in order (complete mails up to HOLD_AFTER_LARGE_BYTES; beyond that the rest is left to
+   * wait in order (complete mails up to `holdAfterLargeBytes`; beyond that the rest is left to
    * the next pass). Dispositions are applied at the end. With `expected` (the batch asked for), a
    * UID the server no longer has is passed.
    */
@@ -674,7 +676,7 @@ export class MailboxWatcher {
         : { kind: 'large', uid: message.uid, flags: message.flags, size: message.size };
       if (waiting.length && mail.source) {
         heldBytes += mail.source.length;
-        if (heldBytes > HOLD_AFTER_LARGE_BYTES) {
+        if (heldBytes > this.holdAfterLargeBytes) {
           more = true;
           break;
         }

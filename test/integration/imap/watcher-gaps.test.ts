@@ -232,6 +232,22 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       assert.deepEqual(w.errors, []);
     });
 
+    it('leaves mails behind a large one to the next pass when holding them would exceed the limit, still in order and once', async () => {
+      await bed.dovecot.createFolder(USERS.alice, 'gaps-backlog-hold');
+      const mails = [rawMail('hold-1'), rawMail('hold-big', 'q'.repeat(20_000)), rawMail('hold-2'), rawMail('hold-3'), rawMail('hold-4')];
+      await bed.dovecot.deliverMany(USERS.alice, mails, { folder: 'gaps-backlog-hold' });
+      // Room for one small mail behind the big one: hold-3 and hold-4 come with the next pass.
+      const wire = await relay();
+      const w = watch({ folder: 'gaps-backlog-hold', mode: 'idle', intervalSec: 600, criteria: 'all', streamThresholdBytes: 4000, holdAfterLargeBytes: 150, host: wire.host, port: wire.port });
+      await waitFor(() => w.received.length >= 5, () => `five mails (have ${w.subjects().join(', ')})`, 5000);
+      await w.watcher.checkNow();
+      assert.deepEqual(w.subjects(), ['hold-1', 'hold-big', 'hold-2', 'hold-3', 'hold-4']);
+      const batchFetches = wire.connections[0].clientLines.filter((line) => /^\S+ UID FETCH [\d:,]+ \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4000>\)$/.test(line));
+      assert.equal(batchFetches.length, 2, `the rest came with a second FETCH: ${batchFetches.join(' | ')}`);
+      assert.equal(w.received[1].bytes, Buffer.byteLength(mails[1]));
+      assert.deepEqual(w.errors, []);
+    });
+
     it('hands over many announced mails batch by batch, each once and in UID order', async () => {
       await bed.dovecot.createFolder(USERS.alice, 'gaps-announced-many');
       const w = watch({ folder: 'gaps-announced-many', mode: 'idle', intervalSec: 600, batchSize: 3 });
