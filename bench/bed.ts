@@ -24,6 +24,8 @@ export interface BenchBed {
   accountNode(id: string): AccountProperties & { id: string; type: 'm365-account'; credentials: { clientSecret: string } };
   /** A delegated token for alice, for the plain-client baselines (not counted as a token request). */
   aliceToken(): string;
+  /** An access token for `mailbox` (the daemon app may open every bed mailbox). */
+  tokenFor(mailbox: string): string;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startBenchBed(options: { scaleMailboxes: number }): Promis
       credentials: { clientSecret: APPS.daemon.secret },
     }),
     aliceToken: () => identity.mintAccessToken({ upn: USERS.alice }),
+    tokenFor: (mailbox) => identity.mintAccessToken({ upn: mailbox }),
     async stop() {
       if (stopped) return;
       stopped = true;

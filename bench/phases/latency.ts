@@ -2,12 +2,15 @@
  * Push latency: a mail is written into the folder (the instant Dovecot can see it) and we time
  * how long until each watcher emitted it. Three watchers run at once, each in its own process:
  * m365-imap-in (IDLE) on alice, node-red-node-email (IDLE, UNSEEN + mark read) on the bench
- * user, and a minimal raw imapflow IDLE client on alice. The next mail goes in only after all
- * three saw the last one (plus a short random gap of 20–80 ms), so they never compete for the same mail.
+ * user, and a minimal raw imapflow IDLE client on support (each watcher its own mailbox). The next
+ * mail goes in only after all three saw the last one (plus a short random gap of 20–80 ms).
  */
 import { USERS } from '../../test/env/identity/directory';
 import { BENCH_USER } from '../../test/env/testbed';
 import { LATENCY_FOLDER, type BenchBed } from '../bed';
+
+/** The plain imapflow watcher's mailbox (ours watches alice's, node-red-node-email the bench user's). */
+const RAW_MAILBOX = USERS.support;
 import { preciseNow } from '../baselines/markers';
 import { BaselineProcess } from '../child';
 import type { BenchConfig } from '../config';
@@ -60,8 +63,8 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
   const ours = await startBenchNodeRed({ packages: ['ours'] });
   const theirs = await startBenchNodeRed({ packages: ['email'] });
   const raw = new BaselineProcess('imapflow-idle.ts', {
-    BENCH_HOST: bed.dovecot.host, BENCH_PORT: String(bed.dovecot.imapPort), BENCH_USER: USERS.alice,
-    BENCH_TOKEN: bed.aliceToken(), BENCH_FOLDER: LATENCY_FOLDER,
+    BENCH_HOST: bed.dovecot.host, BENCH_PORT: String(bed.dovecot.imapPort), BENCH_USER: RAW_MAILBOX,
+    BENCH_TOKEN: bed.tokenFor(RAW_MAILBOX), BENCH_FOLDER: LATENCY_FOLDER,
   });
   const random = seededRandom(42);
   try {
@@ -69,11 +72,15 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
     await theirs.deploy(flow(bed, [emailIn('reader', bed, { folder: LATENCY_FOLDER, criteria: 'UNSEEN', disposition: 'Read' }, 'stamp'), stamper('stamp')], false));
     await raw.waitFor('ready', 30_000);
     const observers = { 'm365-imap-in': ours, 'node-red-node-email': theirs, 'imapflow IDLE': raw } as const;
+    // Each watcher has a mailbox of its own, so none shares Dovecot's notification with another.
+    const mailboxOf: Record<keyof typeof observers, string> = {
+      'm365-imap-in': USERS.alice, 'node-red-node-email': BENCH_USER.user, 'imapflow IDLE': RAW_MAILBOX,
+    };
+    const names = Object.keys(observers) as Array<keyof typeof observers>;
     // Warm-up: a first mail proves every watcher is connected and idling.
     for (let attempt = 0; ; attempt++) {
       const tag = `warm${attempt}`;
-      await bed.dovecot.deliver(USERS.alice, latencyMail(tag, 0), { folder: LATENCY_FOLDER });
-      await bed.dovecot.deliver(BENCH_USER.user, latencyMail(tag, 0), { folder: LATENCY_FOLDER });
+      for (const name of names) await bed.dovecot.deliver(mailboxOf[name], latencyMail(tag, 0), { folder: LATENCY_FOLDER });
       const arrived = await Promise.all(Object.values(observers).map((o) => seen(o, `${tag}-0@latency.example`, 10_000)));
       if (arrived.every(Boolean)) break;
       if (attempt === 5) throw new Error('latency: the watchers did not all start');
@@ -82,27 +89,19 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
     const missed: Record<string, number> = { 'm365-imap-in': 0, 'node-red-node-email': 0, 'imapflow IDLE': 0 };
     for (let i = 0; i < config.latencyMails; i++) {
       const id = `lat-${i}@latency.example`;
-      // Alice's watchers (ours, raw imapflow) and node-red-node-email's mailbox take turns at being
-      // written first: whoever is notified second finds the machine idle, which skews p50 by ~1 ms.
-      const deliverTo = async (mailbox: string): Promise<number> => {
-        const at = preciseNow();
-        await bed.dovecot.deliver(mailbox, latencyMail('lat', i), { folder: LATENCY_FOLDER });
-        return at;
-      };
-      let aliceAt: number;
-      let benchAt: number;
-      if (i % 2 === 0) {
-        aliceAt = await deliverTo(USERS.alice);
-        benchAt = await deliverTo(BENCH_USER.user);
-      } else {
-        benchAt = await deliverTo(BENCH_USER.user);
-        aliceAt = await deliverTo(USERS.alice);
+      // The mailboxes take turns at being written first: whoever is notified last finds the
+      // machine idle, which would skew p50 by about 1 ms.
+      const order = names.map((_, k) => names[(k + i) % names.length]);
+      const writtenAt: Record<string, number> = {};
+      for (const name of order) {
+        writtenAt[name] = preciseNow();
+        await bed.dovecot.deliver(mailboxOf[name], latencyMail('lat', i), { folder: LATENCY_FOLDER });
       }
-      const arrived = await Promise.all(Object.values(observers).map((o) => seen(o, id, 10_000)));
-      Object.keys(observers).forEach((name, k) => {
+      const arrived = await Promise.all(names.map((name) => seen(observers[name], id, 10_000)));
+      names.forEach((name, k) => {
         const marker = arrived[k];
         if (!marker) missed[name]++;
-        else samples[name].push(marker.at - (name === 'node-red-node-email' ? benchAt : aliceAt));
+        else samples[name].push(marker.at - writtenAt[name]);
       });
       await sleep(20 + random() * 60);
     }
