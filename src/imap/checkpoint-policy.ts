@@ -142,9 +142,7 @@ export interface Batch {
  * each once, ascending, at most `batchSize`.
  */
 export function selectBatch(uids: readonly number[], lastUid: number, batchSize: number): Batch {
-  const size = Math.max(1, Math.floor(batchSize) || 1);
-  const qualifying = qualifyingUids(uids, lastUid);
-  return { batch: qualifying.slice(0, size), remaining: Math.max(0, qualifying.length - size) };
+  return batchAfter(qualifyingUids(uids, lastUid), lastUid, batchSize);
 }
 
 /**

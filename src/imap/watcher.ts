@@ -12,7 +12,7 @@ import type { MailboxObject, SearchObject } from 'imapflow';
 import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
 import { Backoff, type BackoffOptions } from '../util/backoff';
 import {
-  advanceCheckpoint, batchAfter, buildRecoveryQuery, buildSearchQuery, compactUidSet, qualifyingUids, reconcileCheckpoint, selectBatch, selectRecovered,
+  advanceCheckpoint, batchAfter, buildRecoveryQuery, buildSearchQuery, compactUidSet, qualifyingUids, reconcileCheckpoint, selectRecovered,
   type Checkpoint, type CheckpointStore, type Criteria,
 } from './checkpoint-policy';
 import { systemClock, TimerSet, type Clock } from '../util/clock';
@@ -583,11 +583,11 @@ export class MailboxWatcher {
     }
 
     const { batch, remaining } = await this.nextBatch(client, uidValidity, checkpoint.lastUid);
-    if (!batch.length) return { delivered: 0, more: await this.finishRecovery() };
+    if (!batch.length) return { delivered: 0, more: this.finishRecovery() };
     this.report.status({ state: 'fetching', newCount: batch.length + remaining });
     const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, compactUidSet(batch), batch);
     if (result.stop) return { delivered: result.delivered, more: false };
-    const recovered = remaining === 0 && !result.more && await this.finishRecovery();
+    const recovered = remaining === 0 && !result.more && this.finishRecovery();
     return { delivered: result.delivered, more: remaining > 0 || result.more || recovered };
   }
 
@@ -599,7 +599,7 @@ export class MailboxWatcher {
    * change has its own list.
    */
   private async nextBatch(client: ImapClient, uidValidity: number, lastUid: number): Promise<{ batch: number[]; remaining: number }> {
-    if (this.recovery) return selectBatch(this.recovery.uids, lastUid, this.batchSize);
+    if (this.recovery) return batchAfter(this.recovery.uids, lastUid, this.batchSize);
     let backlog = this.backlog;
     if (!backlog || backlog.uidValidity !== uidValidity || backlog.uids[backlog.uids.length - 1] <= lastUid) {
       const found = await this.searchUids(client, buildSearchQuery(this.criteria, lastUid, this.options.customCriteria));
@@ -642,7 +642,7 @@ export class MailboxWatcher {
         return true;
       }
       if (mail.kind === 'gone') {
-        await this.advanceTo(mail.uid);
+        this.advanceTo(mail.uid);
         return true;
       }
       return handOver(mail, mail.source);
@@ -688,7 +688,7 @@ export class MailboxWatcher {
     for (const mail of waiting) {
       if (stop || !this.isActive(session)) break;
       if (mail.kind === 'gone') {
-        await this.advanceTo(mail.uid);
+        this.advanceTo(mail.uid);
       } else if (mail.kind === 'mail') {
         await handOver(mail, mail.source);
       } else {
@@ -734,11 +734,11 @@ export class MailboxWatcher {
   }
 
   /** Ends a finished recovery: everything up to the end it covered counts as handed over. Returns whether one ended. */
-  private async finishRecovery(): Promise<boolean> {
+  private finishRecovery(): boolean {
     const recovery = this.recovery;
     if (!recovery) return false;
     this.recovery = undefined;
-    await this.advanceTo(recovery.endUid);
+    this.advanceTo(recovery.endUid);
     return true;
   }
 
@@ -803,7 +803,7 @@ export class MailboxWatcher {
    */
   private async handOver(session: Session, uid: number, uidValidity: number, size: number, flags: Set<string> | undefined, source: MailSource | undefined): Promise<DeliveryOutcome> {
     if (!source) {
-      await this.advanceTo(uid);
+      this.advanceTo(uid);
       return 'skipped';
     }
     const meta: MailMeta = { uid, uidValidity, flags: [...(flags ?? [])], size, folder: this.folder, mailbox: this.options.mailbox };
@@ -830,22 +830,19 @@ export class MailboxWatcher {
         return 'retry-later';
       }
       this.failedDeliveries.delete(uid);
-      await this.advanceTo(uid);
+      this.advanceTo(uid);
       return 'skipped';
     }
     // A stream the callback left unread would hold the connection.
     discard(source);
     this.failedDeliveries.delete(uid);
-    await this.advanceTo(uid);
+    this.advanceTo(uid);
     return 'delivered';
   }
 
   /** Marks, moves or deletes mails that were handed over; a failure is queued for a retry. */
   private async applyDispositions(session: Session, uids: number[], uidValidity: number): Promise<void> {
     if (this.disposition === 'none') return;
-    // Node-RED hands a sent msg to the next node on a later turn of the event loop: let it get
-    // there before the server is told the mail is done with.
-    await new Promise<void>((resolve) => setImmediate(resolve));
     for (const uid of uids) {
       const failure = this.isActive(session)
         ? await applyDisposition(session.client, uid, this.disposition, this.options.moveTo)
@@ -878,7 +875,7 @@ export class MailboxWatcher {
    * ends (runChecks) and on stop(). Only a killed process can lose the newest positions, and then
    * emits those mails again rather than losing them.
    */
-  private async advanceTo(uid: number): Promise<void> {
+  private advanceTo(uid: number): void {
     if (!this.checkpoint) return;
     this.checkpoint = advanceCheckpoint(this.checkpoint, uid);
     this.checkpointDirty = true;

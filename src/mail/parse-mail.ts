@@ -19,8 +19,8 @@ export interface ParsedParts {
 
 /**
  * Streams one raw RFC 822 message through mailparser's `MailParser`, handling each attachment as
- * it arrives (`rawSize`, the size the server announced, lets a large kept attachment be gathered
- * in one buffer) (so large attachments are never buffered unless the policy keeps them). Rejects with
+ * it arrives, so large attachments are never buffered unless the policy keeps them (`rawSize`, the
+ * size the server announced, lets a large kept attachment be gathered in one buffer). Rejects with
  * an M365MailError: `mail-parse` when the parser gives up, `storage` when an attachment cannot
  * be written, `network` when the source stream fails. On failure a source stream is drained (not
  * destroyed) so a protocol connection behind it stays usable, and files already saved for this
