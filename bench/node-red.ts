@@ -5,12 +5,12 @@
  * read back with their timestamps. RSS comes from /proc (VmRSS now, VmHWM = peak).
  */
 import { EventEmitter } from 'node:events';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nodeRedLauncherPath } from '../test/support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../test/support/node-red-process';
+import { ensureCached } from '../scripts/cache-install.cjs';
 
 const root = path.resolve(__dirname, '..');
 
@@ -152,11 +152,7 @@ export const EMAIL_NODE_VERSION = '5.2.5';
 export function emailNodePackage(): string {
   const dir = path.join(root, '.cache', 'bench-email');
   const installed = path.join(dir, 'node_modules', 'node-red-node-email');
-  if (existsSync(path.join(installed, 'package.json'))) return installed;
-  console.log(`bench: installing node-red-node-email@${EMAIL_NODE_VERSION} into .cache/bench-email`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench-email', private: true }));
-  execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `node-red-node-email@${EMAIL_NODE_VERSION}`], { cwd: dir, stdio: 'inherit' });
+  ensureCached(dir, path.join(installed, 'package.json'), `node-red-node-email@${EMAIL_NODE_VERSION}`, 'bench');
   return installed;
 }
 

