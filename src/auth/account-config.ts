@@ -6,7 +6,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { CLOUD_NAMES, type CloudName } from './clouds';
 import { GUID_PATTERN, MULTI_TENANT_ALIASES } from '../config/identifiers';
-import { M365MailError } from './errors';
+import { M365MailError } from '../core/errors';
 
 export { MULTI_TENANT_ALIASES };
 

@@ -4,12 +4,12 @@
  * place in the Entra admin center. Mail server refusals are catalogued in ./server-refusals and
  * transport failures in ./transport-errors, shared with the IMAP and POP3 code.
  */
-import { M365MailError, type ErrorKind } from './errors';
+import { M365MailError, type ErrorKind } from '../core/errors';
 import type { MailProtocol } from './token-source';
-import { diagnoseServerRefusal } from './server-refusals';
-import { errorFromTransport } from './transport-errors';
+import { diagnoseServerRefusal } from '../core/server-refusals';
+import { errorFromTransport } from '../core/transport-errors';
 
-export { errorFromTransport } from './transport-errors';
+export { errorFromTransport } from '../core/transport-errors';
 
 /** What the caller knows around the failure; all optional, used to make fix texts concrete. */
 export interface DiagnoseContext {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
-import { openTunnel, resolveProxy } from './proxy';
+import { openTunnel, resolveProxy } from '../net/proxy';
 
 export interface HttpExchange {
   method: 'GET' | 'POST';

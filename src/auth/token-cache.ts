@@ -8,7 +8,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as sc
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
-import { M365MailError } from './errors';
+import { M365MailError } from '../core/errors';
 
 export interface CacheBinding {
   clientId: string;

@@ -4,7 +4,7 @@
  * without verifying the signature (only Exchange can verify it, and we only diagnose); the
  * explanation never contains the token itself.
  */
-import { M365MailError } from './errors';
+import { M365MailError } from '../core/errors';
 import type { MailProtocol } from './token-source';
 
 export type TokenKind = 'delegated' | 'app-only';

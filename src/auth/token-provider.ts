@@ -19,7 +19,7 @@ import {
 import { isAppOnly, normalizeThumbprint, validateAccountConfig, type AccountConfig, type AuthType } from './account-config';
 import { resolveEndpoints, type ResolvedEndpoints } from './clouds';
 import { errorFromMsal, type DiagnoseContext } from './diagnose';
-import { M365MailError } from './errors';
+import { M365MailError } from '../core/errors';
 import { createNetworkClient, type HttpExchange } from './network-client';
 import { scopesFor } from './scopes';
 import { decodeJwtPayload } from './token-explainer';

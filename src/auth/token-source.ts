@@ -1,4 +1,5 @@
-export type MailProtocol = 'imap' | 'pop3';
+import type { MailProtocol } from '../core/protocol';
+export type { MailProtocol };
 
 /**
  * What mail clients need from the m365-account config node: a valid access token for the

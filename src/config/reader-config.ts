@@ -1,4 +1,4 @@
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { MAILBOX_PATTERN } from './identifiers';
 
 /** Properties shared by m365-imap-in and m365-pop3-in (CONTRACT.md), as typed values. */

@@ -1,7 +1,7 @@
 import type { AccountConfig } from '../auth/account-config';
 import { isAppOnly, validateAccountConfig } from '../auth/account-config';
 import { errorFromTransport } from '../auth/diagnose';
-import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
+import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
 import { explainAccessToken } from '../auth/token-explainer';
 import type { M365TokenProvider } from '../auth/token-provider';
 import { listFolders } from '../imap/folders';

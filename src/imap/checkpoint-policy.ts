@@ -3,7 +3,7 @@
  * decide "nothing twice, nothing skipped" can be tested without a server.
  */
 import type { SearchObject } from 'imapflow';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 
 export type Criteria = 'new' | 'all' | 'unseen' | 'custom';
 

@@ -3,10 +3,11 @@
  * refused as expired (or refused at all — a cached token may be stale) is retried once with a
  * force-refreshed token; every other failure is thrown as an M365MailError.
  */
+import { decodeJwtPayload } from '../auth/token-explainer';
 import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { AccessTokenSource } from '../auth/token-source';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { toImapError } from './errors';
 import { createImapflowLogger, type WatcherLogger } from './logger';
 
@@ -55,15 +56,8 @@ const defaultFactory: ImapClientFactory = (options) => new ImapFlow(options);
  * @returns expiry in ms since epoch, or undefined for opaque tokens
  */
 export function tokenExpiry(token: string): number | undefined {
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    const exp = typeof claims === 'object' && claims !== null ? (claims as { exp?: unknown }).exp : undefined;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
+  const exp = decodeJwtPayload(token)?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
 }
 
 /**

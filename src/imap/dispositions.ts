@@ -5,7 +5,7 @@
  * the server afterwards. A failed one is queued and retried; it never holds back the checkpoint.
  */
 import type { CopyResponseObject, FetchMessageObject, FetchQueryObject, FetchOptions, MessageRangeOptions, SearchObject, SearchOptions, StoreOptions } from 'imapflow';
-import type { M365MailError } from '../auth/errors';
+import type { M365MailError } from '../core/errors';
 import { dispositionError, toImapError } from './errors';
 
 export type Disposition = 'none' | 'read' | 'flag' | 'move' | 'delete';

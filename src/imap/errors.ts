@@ -5,10 +5,10 @@
  * imapflow's own flags (authenticationFailed, mailboxMissing, ETHROTTLE, tlsFailed) pick an entry
  * when the server's text says nothing.
  */
-import { ErrorKind, M365MailError, isM365MailError } from '../auth/errors';
-import { diagnoseServerRefusal, serverRefusal, type ServerRefusal } from '../auth/server-refusals';
-import { classifyTransportError, transportFailure } from '../auth/transport-errors';
-import { parseThrottleHint } from '../util/backoff';
+import { ErrorKind, M365MailError, isM365MailError } from '../core/errors';
+import { diagnoseServerRefusal, serverRefusal, type ServerRefusal } from '../core/server-refusals';
+import { classifyTransportError, transportFailure } from '../core/transport-errors';
+import { parseThrottleHint } from '../core/backoff';
 import { redactSecrets } from './redact';
 
 /** The properties imapflow attaches to its errors that the mapping reads. */

@@ -9,13 +9,13 @@
  */
 import type { Readable } from 'node:stream';
 import type { MailboxObject, SearchObject } from 'imapflow';
-import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
-import { Backoff, type BackoffOptions } from '../util/backoff';
+import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
+import { Backoff, type BackoffOptions } from '../core/backoff';
 import {
   advanceCheckpoint, batchAfter, buildRecoveryQuery, buildSearchQuery, compactUidSet, qualifyingUids, reconcileCheckpoint, selectRecovered,
   type Checkpoint, type CheckpointStore, type Criteria,
 } from './checkpoint-policy';
-import { systemClock, TimerSet, type Clock } from '../util/clock';
+import { systemClock, TimerSet, type Clock } from '../core/clock';
 import { EngineReporter, safely } from '../util/engine-reporter';
 import {
   closeConnection, openConnection, renewDelay,

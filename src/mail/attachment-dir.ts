@@ -1,7 +1,7 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { toSafeFilename, withDuplicateSuffix } from './safe-filename';
 
 /** How many ` (n)` suffixes we try before giving up on one name. */

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { createUniqueFile, type CreatedFile } from './attachment-dir';
 import type { AttachmentPolicy } from './types';
 

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { firstAddress, headersToObject, toAddressObject } from './address-fields';
 import { prepareAttachmentDir } from './attachment-dir';
 import { dropUndefined, parseMail, type ParsedParts } from './parse-mail';

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { MailParser, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
-import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
+import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
 import { consumeAttachment, type AttachmentHandling } from './attachment-sink';
 import type { MailAttachment } from './types';
 

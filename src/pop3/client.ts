@@ -15,7 +15,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { buildXOAuth2 } from '../auth/xoauth2';
 import { parseCapabilities, type Pop3Capabilities } from './capabilities';
 import { Pop3Connection, silentLogger, type BodySink, type Pop3Logger } from './connection';

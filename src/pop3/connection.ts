@@ -7,7 +7,7 @@
  * so no failure goes unobserved and none is raised twice.
  */
 import type { Duplex } from 'node:stream';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { DotDecoder } from './dot-decoder';
 import { connectionClosedError, socketError, timeoutError } from './errors';
 import { DEFAULT_MAX_LINE_BYTES, LineBuffer } from './line-buffer';

@@ -5,9 +5,9 @@
  * failures in the shared transport table (src/auth/transport-errors); what stays here is what only
  * POP3 has: the meaning of an -ERR to a particular command.
  */
-import { M365MailError } from '../auth/errors';
-import { diagnoseServerRefusal, serverRefusal, type ServerRefusal } from '../auth/server-refusals';
-import { classifyTransportError, transportFailure } from '../auth/transport-errors';
+import { M365MailError } from '../core/errors';
+import { diagnoseServerRefusal, serverRefusal, type ServerRefusal } from '../core/server-refusals';
+import { classifyTransportError, transportFailure } from '../core/transport-errors';
 
 const FIX_PROTOCOL =
   'The server rejected a command as a protocol error. Check that pop3Host and pop3Port point at a POP3 server.';

@@ -4,9 +4,9 @@
  * poller needs on top: a throttling delay and `AccessTokenExpired` (it calls for a new token) for
  * errors that reached it another way, and fix texts for the account's flow.
  */
-import { M365MailError, isM365MailError } from '../auth/errors';
-import { DEFAULT_THROTTLE_BACKOFF_MS, serverRefusal } from '../auth/server-refusals';
-import { parseThrottleHint } from '../util/backoff';
+import { M365MailError, isM365MailError } from '../core/errors';
+import { DEFAULT_THROTTLE_BACKOFF_MS, serverRefusal } from '../core/server-refusals';
+import { parseThrottleHint } from '../core/backoff';
 import { explainAccessToken } from '../auth/token-explainer';
 
 /** How long to hold off after a throttling answer that named no delay (the shared catalogue's default). */

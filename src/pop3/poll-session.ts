@@ -4,7 +4,7 @@
  * a cached token may be stale) is retried once with a force-refreshed token.
  */
 import type { Readable } from 'node:stream';
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import type { AccessTokenSource } from '../auth/token-source';
 import type { Pop3Capabilities } from './capabilities';
 import { Pop3Client, type Pop3ClientOptions, type Pop3SocketFactory } from './client';

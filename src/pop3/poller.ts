@@ -23,12 +23,12 @@
  */
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { M365MailError, isM365MailError, type ErrorKind } from '../auth/errors';
-import { systemClock, TimerSet, type Clock } from '../util/clock';
+import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
+import { systemClock, TimerSet, type Clock } from '../core/clock';
 import { EngineReporter, safely } from '../util/engine-reporter';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { UidlSet } from '../state/uidl-set';
-import { Backoff, type BackoffOptions } from '../util/backoff';
+import { Backoff, type BackoffOptions } from '../core/backoff';
 import { DEFAULT_THROTTLE_DELAY_MS, toPop3PollError, withAccountFix } from './poll-errors';
 import { endSession, openSession, SessionCancelled, type Pop3SessionClient, type Pop3SessionSettings } from './poll-session';
 import { UidlLedger } from './uidl-ledger';

@@ -7,7 +7,7 @@
  * first sends `+ <base64 JSON>` with the error details, which the client must answer with an empty
  * line before the final `-ERR`.
  */
-import { M365MailError } from '../auth/errors';
+import { M365MailError } from '../core/errors';
 import { classifyPop3Error, protocolError } from './errors';
 
 /** What the exchange needs from the connection; each call is one line. */

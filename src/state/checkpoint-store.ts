@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { M365MailError, isM365MailError } from '../auth/errors';
+import { M365MailError, isM365MailError } from '../core/errors';
 import { removeFileDurably, removeStaleTempFiles, writeFileAtomic } from './atomic-file';
 
 /** Called for problems that are reported but not fatal (a corrupt record, a failed cleanup). */

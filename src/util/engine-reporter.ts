@@ -1,4 +1,4 @@
-import type { ErrorKind, M365MailError } from '../auth/errors';
+import type { ErrorKind, M365MailError } from '../core/errors';
 
 export interface ReporterCallbacks<Status extends { state: string }> {
   onStatus?(status: Status): void;

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import { isAppOnly, validateAccountConfig, type AccountConfig, type AccountCredentials } from '../../auth/account-config';
-import { M365MailError, isM365MailError } from '../../auth/errors';
+import { M365MailError, isM365MailError } from '../../core/errors';
 import { bindingId } from '../../auth/token-cache';
 import { signInBinding, type M365TokenProvider } from '../../auth/token-provider';
 import { runConnectionTest } from '../../diagnostics/connection-test';

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { LogLevel } from '@azure/msal-node';
 import type { Node, NodeAPI } from 'node-red';
 import { validateAccountConfig, type AccountConfig, type AccountCredentials } from '../../auth/account-config';
-import type { M365MailError } from '../../auth/errors';
+import type { M365MailError } from '../../core/errors';
 import { forgetOtherSignIn } from '../../auth/token-cache';
 import { createTokenProvider, signInBinding, type M365TokenProvider } from '../../auth/token-provider';
 import type { NodeProps } from '../shared/red';

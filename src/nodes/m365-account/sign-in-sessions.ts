@@ -1,5 +1,5 @@
 import type { AccountConfig } from '../../auth/account-config';
-import { isM365MailError, M365MailError } from '../../auth/errors';
+import { isM365MailError, M365MailError } from '../../core/errors';
 import type { AuthCodeResponse, M365TokenProvider, SignedInAccount } from '../../auth/token-provider';
 
 export interface SignInStatus {

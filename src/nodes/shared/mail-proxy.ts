@@ -1,4 +1,4 @@
-import { openTunnel, resolveProxy } from '../../auth/proxy';
+import { openTunnel, resolveProxy } from '../../net/proxy';
 import type { Pop3SocketFactory } from '../../pop3';
 
 /**

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI } from 'node-red';
 import { isAppOnly } from '../../auth/account-config';
-import { M365MailError, isM365MailError, type ErrorKind } from '../../auth/errors';
+import { M365MailError, isM365MailError, type ErrorKind } from '../../core/errors';
 import type { M365TokenProvider } from '../../auth/token-provider';
 import type { ReaderConfigBase } from '../../config/reader-config';
 import { buildMailMessage } from '../../mail';

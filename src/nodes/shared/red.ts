@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { M365MailError, isM365MailError } from '../../auth/errors';
+import { M365MailError, isM365MailError } from '../../core/errors';
 import type { Translate } from './status';
 
 /** A translator bound to the runtime's i18n for one node set. */

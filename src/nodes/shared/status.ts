@@ -1,5 +1,5 @@
 import type { Node, NodeStatus } from 'node-red';
-import type { ErrorKind } from '../../auth/errors';
+import type { ErrorKind } from '../../core/errors';
 
 /** The few node states users see. */
 export type StatusState =

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ensureTestCa } from '../../env/ca';
 import { startIdentityServer, type IdentityServer, type IdentityServerOptions } from '../../env/identity/server';
 import type { AccountConfig } from '../../../src/auth/account-config';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 
 export async function startTestIdentityServer(options: Partial<IdentityServerOptions> = {}): Promise<IdentityServer> {
   if (!process.env.NODE_EXTRA_CA_CERTS) {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { APPS, CONTOSO } from '../../env/identity/directory';
 import type { IdentityServer } from '../../env/identity/server';
-import { M365MailError } from '../../../src/auth/errors';
-import { openTunnel } from '../../../src/auth/proxy';
+import { M365MailError } from '../../../src/core/errors';
+import { openTunnel } from '../../../src/net/proxy';
 import { createTokenProvider, type M365TokenProvider, type TokenProviderDeps } from '../../../src/auth/token-provider';
 import { customAccount, disposeAfterEach, startCountingProxy, startTestIdentityServer, type CountingProxy } from './helpers';
 

@@ -5,7 +5,7 @@
  * Dovecot (imap-relay.ts) that sees every line the watcher sends and can play Exchange's answers.
  */
 import assert from 'node:assert/strict';
-import type { M365MailError } from '../../../src/auth/errors';
+import type { M365MailError } from '../../../src/core/errors';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
 import { MailboxWatcher, type MailboxWatcherOptions, type MailMeta, type WatcherStatus } from '../../../src/imap/watcher';
 import { EXCHANGE_IMAP_CAPABILITIES, startDovecot, type DovecotServer } from '../../env/dovecot';

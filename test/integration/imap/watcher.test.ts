@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { M365MailError } from '../../../src/auth/errors';
+import type { M365MailError } from '../../../src/core/errors';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
 import { listFolders } from '../../../src/imap/folders';
 import { MailboxWatcher, type MailboxWatcherOptions, type MailMeta, type WatcherStatus, type WatcherWarning } from '../../../src/imap/watcher';

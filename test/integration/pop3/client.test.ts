@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
 import { buildXOAuth2 } from '../../../src/auth/xoauth2';
 import { MAX_COMMAND_LINE_BYTES, Pop3Client } from '../../../src/pop3/client';

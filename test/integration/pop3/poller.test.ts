@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { M365MailError } from '../../../src/auth/errors';
+import type { M365MailError } from '../../../src/core/errors';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
 import { Pop3Poller, type Pop3MailMeta, type Pop3PollerOptions, type Pop3PollerStatus } from '../../../src/pop3/poller';
 import { CheckpointStore } from '../../../src/state/checkpoint-store';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { AuthError, InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
 import { errorFromMsal, errorFromServerResponse, errorFromTransport } from '../../../src/auth/diagnose';
-import type { ErrorKind } from '../../../src/auth/errors';
+import type { ErrorKind } from '../../../src/core/errors';
 
 /** A ServerError laid out the way MSAL builds it from an Entra error body. */
 function serverError(error: string, code: number, text: string, status = 400, suberror?: string): ServerError {

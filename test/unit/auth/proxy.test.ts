@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isNoProxy, resolveProxy } from '../../../src/auth/proxy';
+import { isNoProxy, resolveProxy } from '../../../src/net/proxy';
 import { parseRetryAfter } from '../../../src/auth/network-client';
 
 describe('auth/proxy resolution', () => {

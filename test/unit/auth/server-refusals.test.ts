@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { diagnoseServerRefusal } from '../../../src/auth/server-refusals';
+import { diagnoseServerRefusal } from '../../../src/core/server-refusals';
 import { errorFromServerResponse } from '../../../src/auth/diagnose';
 import { toImapError } from '../../../src/imap/errors';
 import { classifyPop3Error } from '../../../src/pop3/errors';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { INetworkModule, TokenCacheContext } from '@azure/msal-node';
 import { CacheCipher, EncryptedFileCachePlugin, bindingId } from '../../../src/auth/token-cache';
 import { createTokenProvider } from '../../../src/auth/token-provider';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 
 const BINDING = { clientId: '80f86c41-6b24-46e2-8c07-64bad3a8632d', tenant: 'organizations', authorityHost: 'https://login.microsoftonline.com' };
 const CACHE_JSON = JSON.stringify({ Account: {}, RefreshToken: { rt: { secret: 'refresh-token-value' } } });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { classifyTransportError, errorFromTransport, type TransportFailureName } from '../../../src/auth/transport-errors';
+import { classifyTransportError, errorFromTransport, type TransportFailureName } from '../../../src/core/transport-errors';
 import { toImapError } from '../../../src/imap/errors';
 import { isTlsError, socketError } from '../../../src/pop3/errors';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Backoff, backoffDelay, parseThrottleHint } from '../../../src/util/backoff';
+import { Backoff, backoffDelay, parseThrottleHint } from '../../../src/core/backoff';
 
 describe('imap backoff', () => {
   it('doubles from the base delay with equal jitter (between half and all of the nominal delay)', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import {
   batchAfter, qualifyingUids, advanceCheckpoint, buildRecoveryQuery, buildSearchQuery, compactUidSet, parseCustomCriteria, reconcileCheckpoint, selectBatch,
   selectRecovered, uidRangeAfter,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isM365MailError } from '../../../src/auth/errors';
+import { isM365MailError } from '../../../src/core/errors';
 import { buildMailMessage, type MailMeta } from '../../../src/mail';
 import { MAX_FILENAME_BYTES } from '../../../src/mail/safe-filename';
 import { attachmentsMail, typicalMail } from './test-mails';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { isM365MailError } from '../../../src/auth/errors';
+import { isM365MailError } from '../../../src/core/errors';
 import { buildMailMessage, type MailMeta } from '../../../src/mail';
 import {
   brokenBoundaryMail,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import { Pop3Client } from '../../../src/pop3/client';
 import { ScriptedServer, watchUnhandledRejections } from './scripted-server';
 

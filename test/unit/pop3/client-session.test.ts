@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import { buildXOAuth2 } from '../../../src/auth/xoauth2';
 import { MAX_COMMAND_LINE_BYTES, Pop3Client, type Pop3ClientOptions } from '../../../src/pop3/client';
 import { recordingLogger, ScriptedServer, watchUnhandledRejections } from './scripted-server';

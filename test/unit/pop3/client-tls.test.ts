@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import { Pop3Client } from '../../../src/pop3/client';
 import { ensureTestCa, type TestCa } from '../../env/ca';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import { LineBuffer } from '../../../src/pop3/line-buffer';
 
 describe('pop3 LineBuffer', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import { parseCapabilities } from '../../../src/pop3/capabilities';
 import { bodyLines, parseScanListing, parseStat, parseUidListing } from '../../../src/pop3/responses';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import { classifyPop3Error } from '../../../src/pop3/errors';
 import { ManualClock, networkError, PollerHarness, settle } from './poller-fakes';
 import { watchUnhandledRejections } from './scripted-server';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { M365MailError } from '../../../src/auth/errors';
+import { M365MailError } from '../../../src/core/errors';
 import { explainRefusedToken } from '../../../src/pop3/poll-errors';
 
 /** An unsigned JWT with these claims (only the payload is ever read). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isM365MailError } from '../../../src/auth/errors';
+import { isM365MailError } from '../../../src/core/errors';
 import { CheckpointStore } from '../../../src/state';
 
 describe('CheckpointStore', () => {

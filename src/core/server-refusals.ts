@@ -5,8 +5,8 @@
  * is limited to one protocol only where that protocol alone has the wording.
  */
 import type { ErrorKind } from './errors';
-import type { MailProtocol } from './token-source';
-import { parseThrottleHint } from '../util/backoff';
+import type { MailProtocol } from './protocol';
+import { parseThrottleHint } from './backoff';
 
 /** What the caller knows about the account; used to make fix texts concrete. */
 export interface RefusalContext {

@@ -1,11 +1,11 @@
 /**
- * Outbound proxy support shared by token requests and (later) IMAP/POP3 connections: which proxy
+ * Outbound proxy support shared by token requests and IMAP/POP3 connections: which proxy
  * applies to a target (explicit account setting, else HTTPS_PROXY with NO_PROXY honoured, the way
  * curl reads them), and an HTTP CONNECT tunnel that yields a plain socket to the target.
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { M365MailError } from './errors';
+import { M365MailError } from '../core/errors';
 
 export interface ProxyTarget {
   host: string;
