@@ -20,9 +20,22 @@ export interface DovecotPorts {
   pop3: number;
   imapStarttls?: number;
   pop3Starttls?: number;
+  submission?: number;
 }
 
 export type DovecotProfile = 'exchange' | 'standard';
+
+/**
+ * Dovecot's SMTP submission service (package dovecot-submissiond), plain with STARTTLS on the
+ * STARTTLS host. Its logins go through passdbs of their own, which ask the identity server's SMTP
+ * introspection (SMTP.Send / SMTP.SendAsApp) instead of the IMAP/POP one; accepted mail is relayed
+ * to a plain SMTP server on `host` (the bed's sink, which drops it into the Maildirs).
+ */
+export interface DovecotSubmissionInput {
+  port: number;
+  relayPort: number;
+  introspectionUrl: (mailbox: string) => string;
+}
 
 export interface BasicAuthUser {
   user: string;
@@ -51,6 +64,7 @@ export interface DovecotConfigInput {
    * own for standard.
    */
   imapCapabilities?: readonly string[];
+  submission?: DovecotSubmissionInput;
 }
 
 /**
@@ -82,8 +96,70 @@ function assertSafeValue(label: string, value: string): void {
   if (!/^[^\s:"'\\{}#]+$/.test(value)) throw new Error(`${label} contains characters not allowed in the test bed: ${JSON.stringify(value)}`);
 }
 
-function oauth2ArgsFileName(mailbox: string): string {
-  return `oauth2-${mailbox}.conf.ext`;
+function oauth2ArgsFileName(mailbox: string, service = ''): string {
+  return `oauth2-${service ? `${service}-` : ''}${mailbox}.conf.ext`;
+}
+
+/**
+ * Dovecot posts "token=<token>" and accepts the login only when the answer is
+ * {"active": true, "username": <the XOAUTH2 user=>}. One passdb per mailbox so the identity
+ * server learns which mailbox the token is meant to open.
+ */
+function oauth2Args(url: string, confDir: string): string {
+  return [
+    'introspection_mode = post',
+    `introspection_url = ${url}`,
+    'force_introspection = yes',
+    `tls_ca_cert_file = ${confDir}/ca.pem`,
+    'username_attribute = username',
+    'active_attribute = active',
+    'active_value = true',
+    '',
+  ].join('\n');
+}
+
+function oauth2Passdb(mailbox: string, mechanisms: string, argsPath: string): string {
+  return [
+    'passdb {',
+    '  driver = oauth2',
+    // Tokens are accepted only through SASL, never as a PLAIN password (Exchange does the same).
+    `  mechanisms = ${mechanisms}`,
+    `  username_filter = ${mailbox}`,
+    `  args = ${argsPath}`,
+    '}',
+  ].join('\n');
+}
+
+function indent(block: string): string {
+  return block.replace(/^/gm, '  ');
+}
+
+/**
+ * The submission service: STARTTLS listener on the STARTTLS host (a client from 127.0.0.1 is not
+ * "secured", so AUTH needs TLS first), SMTP-permission passdbs for it alone, and relaying to the
+ * sink on `relayHost`.
+ */
+function submissionConfig(submission: DovecotSubmissionInput, listenHost: string, relayHost: string, passdbs: string[]): string {
+  return [
+    'protocol submission {',
+    ...passdbs.map(indent),
+    '  hostname = outlook.office365.com',
+    '  submission_relay_host = ' + relayHost,
+    `  submission_relay_port = ${submission.relayPort}`,
+    '  submission_relay_ssl = no',
+    '  submission_relay_trusted = no',
+    '}',
+    'service submission-login {',
+    '  service_count = 0',
+    '  process_min_avail = 1',
+    '  client_limit = 2000',
+    '  chroot =',
+    '  inet_listener submission {',
+    `    address = ${listenHost}`,
+    `    port = ${submission.port}`,
+    '  }',
+    '}',
+  ].join('\n');
 }
 
 /** Renders dovecot.conf plus the OAuth2 args files and the basic-auth passwd file. */
@@ -106,30 +182,19 @@ export function renderDovecotConfig(input: DovecotConfigInput): RenderedDovecotC
 
   const files: Record<string, string> = {};
   const passdbs: string[] = [];
+  const oauth2Mechanisms = exchange ? 'xoauth2' : 'xoauth2 oauthbearer';
   for (const mailbox of mailboxes) {
     const argsFile = oauth2ArgsFileName(mailbox);
-    files[argsFile] = [
-      // Dovecot posts "token=<token>" and accepts the login only when the answer is
-      // {"active": true, "username": <the XOAUTH2 user=>}. One passdb per mailbox so the
-      // identity server learns which mailbox the token is meant to open.
-      'introspection_mode = post',
-      `introspection_url = ${input.introspectionUrl(mailbox)}`,
-      'force_introspection = yes',
-      `tls_ca_cert_file = ${confDir}/ca.pem`,
-      'username_attribute = username',
-      'active_attribute = active',
-      'active_value = true',
-      '',
-    ].join('\n');
-    passdbs.push([
-      'passdb {',
-      '  driver = oauth2',
-      // Tokens are accepted only through SASL, never as a PLAIN password (Exchange does the same).
-      `  mechanisms = ${exchange ? 'xoauth2' : 'xoauth2 oauthbearer'}`,
-      `  username_filter = ${mailbox}`,
-      `  args = ${confDir}/${argsFile}`,
-      '}',
-    ].join('\n'));
+    files[argsFile] = oauth2Args(input.introspectionUrl(mailbox), confDir);
+    passdbs.push(oauth2Passdb(mailbox, oauth2Mechanisms, `${confDir}/${argsFile}`));
+  }
+  const submissionPassdbs: string[] = [];
+  if (input.submission) {
+    for (const mailbox of mailboxes) {
+      const argsFile = oauth2ArgsFileName(mailbox, 'submission');
+      files[argsFile] = oauth2Args(input.submission.introspectionUrl(mailbox), confDir);
+      submissionPassdbs.push(oauth2Passdb(mailbox, 'xoauth2', `${confDir}/${argsFile}`));
+    }
   }
   if (withBasicAuth) {
     files['passwd'] = input.basicAuthUsers.map(({ user, password }) => `${user.toLowerCase()}:{PLAIN}${password}::::::\n`).join('');
@@ -171,7 +236,7 @@ export function renderDovecotConfig(input: DovecotConfigInput): RenderedDovecotC
     `log_path = ${input.baseDir}/dovecot.log`,
     `info_log_path = ${input.baseDir}/dovecot.log`,
     `debug_log_path = ${input.baseDir}/dovecot.log`,
-    'protocols = imap pop3',
+    `protocols = imap pop3${input.submission ? ' submission' : ''}`,
     `listen = ${input.host}`,
     `default_internal_user = ${input.users.internalUser}`,
     `default_internal_group = ${input.users.internalGroup}`,
@@ -203,7 +268,9 @@ export function renderDovecotConfig(input: DovecotConfigInput): RenderedDovecotC
     // Refusals come back at once, so tests of refused tokens stay fast.
     'auth_failure_delay = 0',
     'auth_cache_size = 0',
-    ...passdbs,
+    // Passdbs of a protocol block are appended to the global ones, so with submission on, the
+    // reading passdbs must not be global or a token with IMAP rights alone could send.
+    ...(input.submission ? ['protocol !submission {', ...passdbs.map(indent), '}'] : passdbs),
     'userdb {',
     '  driver = static',
     `  args = uid=${input.users.mailUid} gid=${input.users.mailGid} home=${input.baseDir}/mail/%Lu allow_all_users=yes`,
@@ -226,6 +293,7 @@ export function renderDovecotConfig(input: DovecotConfigInput): RenderedDovecotC
     '',
     loginService('imap-login', 'imap', 'imaps', input.ports.imap, input.ports.imapStarttls),
     loginService('pop3-login', 'pop3', 'pop3s', input.ports.pop3, input.ports.pop3Starttls),
+    ...(input.submission ? [submissionConfig(input.submission, input.starttlsHost, input.host, submissionPassdbs)] : []),
     'service anvil {',
     '  chroot =',
     // Anvil's auth penalty delays every login from an IP after a failure (2 s, 4 s, ... up to

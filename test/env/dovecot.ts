@@ -66,6 +66,12 @@ export interface DovecotOptions {
    * Exchange's list without IDLE. Dovecot still accepts commands it does not advertise.
    */
   imapCapabilities?: readonly string[];
+  /**
+   * Also run Dovecot's SMTP submission service on the STARTTLS host (plain, STARTTLS before AUTH),
+   * whose XOAUTH2 logins are checked by `introspectionUrl` and whose accepted mail goes to the
+   * plain SMTP server at 127.0.0.1:`relayPort`. Needs the package dovecot-submissiond.
+   */
+  submission?: { relayPort: number; introspectionUrl: (mailbox: string) => string };
   /** Keep the temp dir after stop() (also with M365_TESTBED_KEEP=1), to read the log. */
   keepBaseDir?: boolean;
   /** How long start/restart may take. Default 10 s. */
@@ -98,6 +104,8 @@ export interface DovecotServer {
   readonly starttlsHost: string;
   readonly imapStarttlsPort?: number;
   readonly pop3StarttlsPort?: number;
+  /** Dovecot's SMTP submission (STARTTLS) on `starttlsHost`, when `submission` was asked for. */
+  readonly submissionPort?: number;
   readonly profile: DovecotProfile;
   readonly baseDir: string;
   readonly configFile: string;
@@ -194,6 +202,7 @@ class DovecotInstance implements DovecotServer {
   readonly pop3Port: number;
   readonly imapStarttlsPort?: number;
   readonly pop3StarttlsPort?: number;
+  readonly submissionPort?: number;
   readonly profile: DovecotProfile;
   readonly configFile: string;
   readonly logFile: string;
@@ -216,6 +225,7 @@ class DovecotInstance implements DovecotServer {
     this.pop3Port = ports.pop3;
     this.imapStarttlsPort = ports.imapStarttls;
     this.pop3StarttlsPort = ports.pop3Starttls;
+    this.submissionPort = ports.submission;
     this.profile = options.profile ?? 'exchange';
     this.configFile = path.join(baseDir, 'conf', 'dovecot.conf');
     this.logFile = path.join(baseDir, 'dovecot.log');
@@ -255,6 +265,7 @@ class DovecotInstance implements DovecotServer {
       { host: this.host, port: this.pop3Port, caPem: this.caPem, expect: /^\+OK .*ready\.$/ },
       ...(this.imapStarttlsPort ? [{ host: this.starttlsHost, port: this.imapStarttlsPort, expect: /^\* OK / }] : []),
       ...(this.pop3StarttlsPort ? [{ host: this.starttlsHost, port: this.pop3StarttlsPort, expect: /^\+OK / }] : []),
+      ...(this.submissionPort ? [{ host: this.starttlsHost, port: this.submissionPort, expect: /^220 / }] : []),
     ];
     try {
       await Promise.all(probes.map((probe) => waitForGreeting(probe, { timeoutMs, abort })));
@@ -391,6 +402,7 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotServ
       imap: await findFreePort('127.0.0.1'),
       pop3: await findFreePort('127.0.0.1'),
       ...(options.starttls ? { imapStarttls: await findFreePort(STARTTLS_HOST), pop3Starttls: await findFreePort(STARTTLS_HOST) } : {}),
+      ...(options.submission ? { submission: await findFreePort(STARTTLS_HOST) } : {}),
     };
     if (ports.imap === ports.pop3) ports.pop3 = await findFreePort('127.0.0.1');
     const profile = options.profile ?? 'exchange';
@@ -409,6 +421,9 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotServ
       users,
       debug: options.debug ?? false,
       imapCapabilities: options.imapCapabilities,
+      submission: options.submission && ports.submission
+        ? { port: ports.submission, relayPort: options.submission.relayPort, introspectionUrl: options.submission.introspectionUrl }
+        : undefined,
     });
     writeFileSync(path.join(confDir, 'dovecot.conf'), rendered.main, { mode: 0o644 });
     const authUid = lookupPasswd(users.internalUser)?.uid;

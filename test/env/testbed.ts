@@ -2,6 +2,11 @@
  * The whole local stand-in for Microsoft 365: the test CA, the identity server (Entra ID) and
  * Dovecot (Exchange Online) for the fixture mailboxes, wired so that Dovecot validates every
  * token against the identity server. Starts in well under two seconds.
+ *
+ * With `{ smtp: true }` it also runs Exchange's SMTP submission (`bed.smtp`, see
+ * test/env/exchange-smtp.ts for its API and knobs): a front end speaking Exchange's texts, Dovecot's
+ * submission service checking each token for the SMTP permission, and a sink that puts accepted
+ * mail into the recipients' mailboxes.
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -9,8 +14,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureTestCa, type TestCa } from './ca';
 import { startDovecot, type DovecotOptions, type DovecotServer } from './dovecot';
+import { startExchangeSmtp, type ExchangeSmtp } from './exchange-smtp';
 import { APPS, CONTOSO, USERS } from './identity/directory';
-import { startIdentityServer, type IdentityServer, type IdentityServerOptions } from './identity/server';
+import { INTROSPECTION_PATHS, startIdentityServer, type IdentityServer, type IdentityServerOptions } from './identity/server';
+import { startSmtpSink, type SmtpSink } from './smtp-sink';
 
 /** Basic-auth user for benchmarking clients that cannot do OAuth2 (node-red-node-email). */
 export const BENCH_USER = { user: 'bench@contoso.com', password: 'Bench-Passw0rd' } as const;
@@ -21,7 +28,12 @@ export const TESTBED_MAILBOXES: string[] = Object.values(USERS);
 /** Exchange Online's token resource, as the config node's `resource` property. */
 export const EXCHANGE_RESOURCE = 'https://outlook.office365.com';
 
-export type AccountKind = 'daemon' | 'cert' | 'public';
+/**
+ * `daemon` client secret, `cert` certificate, `public` device code (delegated), all with the
+ * IMAP, POP and SMTP permissions; `reader` a client-secret daemon with IMAP/POP roles but no
+ * SMTP.SendAsApp (reads, cannot send).
+ */
+export type AccountKind = 'daemon' | 'cert' | 'public' | 'reader';
 
 /** `m365-account` node properties (CONTRACT.md), as a flow file stores them. */
 export interface AccountProperties {
@@ -36,6 +48,9 @@ export interface AccountProperties {
   imapPort: string;
   pop3Host: string;
   pop3Port: string;
+  /** Present when the bed runs SMTP (`smtp: true`). */
+  smtpHost?: string;
+  smtpPort?: string;
   resource: string;
   proxy: string;
 }
@@ -54,9 +69,11 @@ export interface TestBed {
   ca: TestCa;
   identity: IdentityServer;
   dovecot: DovecotServer;
+  /** Exchange's SMTP submission stand-in, when started with `smtp: true`. */
+  smtp?: ExchangeSmtp;
   /** Config node properties + credentials for one of the fixture apps. */
   accountFor(kind: AccountKind): TestAccount;
-  /** Stops Dovecot and the identity server. Safe to call twice. */
+  /** Stops SMTP, Dovecot and the identity server. Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -65,6 +82,8 @@ export interface TestBedOptions {
   dovecot?: Partial<Pick<DovecotOptions, 'profile' | 'starttls' | 'debug' | 'keepBaseDir' | 'folders'>>;
   /** Passed to startIdentityServer (token lifetimes, log, ...). */
   identity?: Omit<IdentityServerOptions, 'tls'>;
+  /** Also run SMTP submission (Dovecot submission + Exchange front end + delivery into the mailboxes). */
+  smtp?: boolean;
 }
 
 interface ClientCertificate {
@@ -87,19 +106,41 @@ function ensureClientCertificate(dir: string): ClientCertificate {
 export async function startTestBed(options: TestBedOptions = {}): Promise<TestBed> {
   const ca = ensureTestCa();
   const identity = await startIdentityServer({ ...options.identity, tls: { cert: ca.serverCertPem, key: ca.serverKeyPem } });
-  let dovecot: DovecotServer;
+  const introspectionUrl = (path: string) => (mailbox: string) => `${identity.url}${path}${encodeURIComponent(mailbox)}`;
+  let dovecot: DovecotServer | undefined;
+  let sink: SmtpSink | undefined;
+  let smtp: ExchangeSmtp | undefined;
   try {
+    if (options.smtp) {
+      const known = new Set(TESTBED_MAILBOXES.map((mailbox) => mailbox.toLowerCase()));
+      sink = await startSmtpSink({
+        async deliver(envelope, message) {
+          for (const rcpt of new Set(envelope.to.map((to) => to.toLowerCase()))) {
+            if (known.has(rcpt)) await dovecot?.deliver(rcpt, message);
+          }
+        },
+      });
+    }
     dovecot = await startDovecot({
       ...options.dovecot,
       tls: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile, caFile: ca.caCertFile },
       mailboxes: TESTBED_MAILBOXES,
-      introspectionUrl: (mailbox) => `${identity.url}/_dovecot/introspect/${encodeURIComponent(mailbox)}`,
+      introspectionUrl: introspectionUrl(INTROSPECTION_PATHS.mail),
       basicAuthUsers: [BENCH_USER],
+      ...(sink ? { submission: { relayPort: sink.port, introspectionUrl: introspectionUrl(INTROSPECTION_PATHS.smtp) } } : {}),
     });
+    if (sink && dovecot.submissionPort) {
+      smtp = await startExchangeSmtp({
+        tls: { cert: ca.serverCertPem, key: ca.serverKeyPem },
+        upstream: { host: dovecot.starttlsHost, port: dovecot.submissionPort },
+        sendAsGrants: [[USERS.alice, USERS.support]],
+      });
+    }
   } catch (error) {
-    await identity.close();
+    await Promise.allSettled([dovecot?.stop(), sink?.close(), identity.close()]);
     throw error;
   }
+  const mail = dovecot;
 
   const clientCert = ensureClientCertificate(ca.dir);
   const thumbprint = createHash('sha256').update(new X509Certificate(clientCert.certPem).raw).digest('hex').toUpperCase();
@@ -108,23 +149,25 @@ export async function startTestBed(options: TestBedOptions = {}): Promise<TestBe
   }
 
   const accountFor = (kind: AccountKind): TestAccount => {
-    const app = kind === 'daemon' ? APPS.daemon : kind === 'cert' ? APPS.certApp : APPS.publicApp;
+    const app = { daemon: APPS.daemon, cert: APPS.certApp, public: APPS.publicApp, reader: APPS.daemonReader }[kind];
+    const secret = kind === 'daemon' ? APPS.daemon.secret : kind === 'reader' ? APPS.daemonReader.secret : undefined;
     const properties: AccountProperties = {
       name: `Test bed (${kind})`,
       cloud: 'custom',
       authorityHost: identity.url,
       tenant: CONTOSO.tenantId,
       clientId: app.clientId,
-      authType: kind === 'daemon' ? 'client-secret' : kind === 'cert' ? 'client-certificate' : 'device-code',
+      authType: secret ? 'client-secret' : kind === 'cert' ? 'client-certificate' : 'device-code',
       certificateThumbprint: kind === 'cert' ? thumbprint : '',
-      imapHost: dovecot.host,
-      imapPort: String(dovecot.imapPort),
-      pop3Host: dovecot.host,
-      pop3Port: String(dovecot.pop3Port),
+      imapHost: mail.host,
+      imapPort: String(mail.imapPort),
+      pop3Host: mail.host,
+      pop3Port: String(mail.pop3Port),
+      ...(smtp ? { smtpHost: smtp.host, smtpPort: String(smtp.port) } : {}),
       resource: EXCHANGE_RESOURCE,
       proxy: '',
     };
-    const credentials = kind === 'daemon' ? { clientSecret: APPS.daemon.secret } : kind === 'cert' ? { privateKey: clientCert.keyPem } : {};
+    const credentials = secret ? { clientSecret: secret } : kind === 'cert' ? { privateKey: clientCert.keyPem } : {};
     return {
       properties,
       credentials,
@@ -137,12 +180,14 @@ export async function startTestBed(options: TestBedOptions = {}): Promise<TestBe
   return {
     ca,
     identity,
-    dovecot,
+    dovecot: mail,
+    smtp,
     accountFor,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await Promise.allSettled([dovecot.stop(), identity.close()]);
+      await smtp?.close();
+      await Promise.allSettled([mail.stop(), sink?.close(), identity.close()]);
     },
   };
 }

@@ -45,12 +45,21 @@ export interface AppFixture {
 }
 
 export const APPS = {
-  /** Confidential, CONTOSO; IMAP/POP.AccessAsApp with admin consent; Exchange SP with access to alice + support. */
+  /**
+   * Confidential, CONTOSO; IMAP/POP.AccessAsApp and SMTP.SendAsApp with admin consent; Exchange SP
+   * with access to alice + support.
+   */
   daemon: {
     clientId: 'ea1239f1-d7fa-4758-95b3-4f249f663f34',
     displayName: 'Contoso Mail Daemon',
     secret: 'Dmn8Q~k2v9x1TqWZr3LpYb7NcHs4JfMe0aUiGo5x',
     expiredSecret: 'Old8Q~Xw3e5r7t9y1u3i5o7p9a1s3d5f7g9h1j3k',
+  },
+  /** Like `daemon` (SP, access to alice + support) but only IMAP/POP.AccessAsApp: reads, cannot send. */
+  daemonReader: {
+    clientId: '5b0f2c1e-8d3a-4f6b-9e27-c41d8a7b3f90',
+    displayName: 'Contoso Mail Reader Daemon',
+    secret: 'Rdr8Q~Tg5h7j9k1l3z5x7c9v1b3n5m7q9w1e3r5t',
   },
   /** Roles granted, but no Exchange service principal / mailbox permission. */
   daemonNoServicePrincipal: {
@@ -69,7 +78,7 @@ export const APPS = {
     clientId: 'e01830d3-332f-4364-ae81-edd1631b747a',
     displayName: 'Contoso Certificate Daemon',
   },
-  /** Public client, multi-tenant + personal accounts, delegated IMAP/POP/offline_access/User.Read consent. */
+  /** Public client, multi-tenant + personal accounts, delegated IMAP/POP/SMTP.Send/offline_access/User.Read consent. */
   publicApp: {
     clientId: '80f86c41-6b24-46e2-8c07-64bad3a8632d',
     displayName: 'Mail Reader (public client)',
@@ -352,6 +361,7 @@ export function createDefaultDirectory(): Directory {
   dir.addUser({ upn: USERS.dave, oid: '3b6fe55d-fc07-4fbd-8d70-93d82d5931b6', tenantId: FABRIKAM.tenantId, displayName: 'Dave Davis' });
 
   const mailRoles = ['IMAP.AccessAsApp', 'POP.AccessAsApp'];
+  const sendingRoles = [...mailRoles, 'SMTP.SendAsApp'];
   const year = Date.now() + 365 * DAY_MS;
 
   dir.addApp({
@@ -360,9 +370,19 @@ export function createDefaultDirectory(): Directory {
     secrets: [{ value: APPS.daemon.secret, expiresAtMs: year }, { value: APPS.daemon.expiredSecret, expiresAtMs: Date.now() - 30 * DAY_MS }],
     exchangeServicePrincipal: true,
   });
-  dir.grantAppRoles(APPS.daemon.clientId, 'exchange', mailRoles);
+  dir.grantAppRoles(APPS.daemon.clientId, 'exchange', sendingRoles);
   dir.grantMailboxAccess(APPS.daemon.clientId, USERS.alice);
   dir.grantMailboxAccess(APPS.daemon.clientId, USERS.support);
+
+  dir.addApp({
+    clientId: APPS.daemonReader.clientId, displayName: APPS.daemonReader.displayName, homeTenantId: CONTOSO.tenantId,
+    servicePrincipalId: 'f3d9a2b7-61c4-4e0a-8b5d-2e7f9c1a4d68',
+    secrets: [{ value: APPS.daemonReader.secret, expiresAtMs: year }],
+    exchangeServicePrincipal: true,
+  });
+  dir.grantAppRoles(APPS.daemonReader.clientId, 'exchange', mailRoles);
+  dir.grantMailboxAccess(APPS.daemonReader.clientId, USERS.alice);
+  dir.grantMailboxAccess(APPS.daemonReader.clientId, USERS.support);
 
   dir.addApp({
     clientId: APPS.daemonNoServicePrincipal.clientId, displayName: APPS.daemonNoServicePrincipal.displayName,
@@ -381,11 +401,12 @@ export function createDefaultDirectory(): Directory {
     clientId: APPS.certApp.clientId, displayName: APPS.certApp.displayName, homeTenantId: CONTOSO.tenantId,
     servicePrincipalId: '69928a4e-d24c-4512-82ea-69d21a7f5d8b', exchangeServicePrincipal: true,
   });
-  dir.grantAppRoles(APPS.certApp.clientId, 'exchange', mailRoles);
+  dir.grantAppRoles(APPS.certApp.clientId, 'exchange', sendingRoles);
   dir.grantMailboxAccess(APPS.certApp.clientId, USERS.alice);
   dir.grantMailboxAccess(APPS.certApp.clientId, USERS.support);
 
-  const delegatedMail = ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All'];
+  // Consent to SMTP.Send too: the account asks for it only when one of its nodes sends.
+  const delegatedMail = ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send'];
   dir.addApp({
     clientId: APPS.publicApp.clientId, displayName: APPS.publicApp.displayName, homeTenantId: CONTOSO.tenantId,
     servicePrincipalId: '728e8f10-ed29-40e4-8f6a-77a2a249f9b0', signInAudience: 'AzureADandPersonalMicrosoftAccount',

@@ -1,20 +1,29 @@
 /**
  * Token introspection for Dovecot's oauth2 passdb, Exchange Online's stand-in: decides whether an
  * access token may open a mailbox the way Exchange does (audience, delegated scope + FullAccess,
- * or app role + Exchange service principal + mailbox permission). Which protocol (IMAP or POP)
- * the login is for is unknown here, so either protocol's permission is enough.
+ * or app role + Exchange service principal + mailbox permission). For reading, which protocol
+ * (IMAP or POP) the login is for is unknown here, so either protocol's permission is enough;
+ * SMTP submission logins come through a passdb of their own and need the SMTP permission
+ * (delegated SMTP.Send, app-only SMTP.SendAsApp), as Exchange demands.
  */
 import type { IdentityContext } from './context';
 
 const EXCHANGE_AUDIENCES = ['https://outlook.office.com', 'https://outlook.office365.com'];
-const DELEGATED_MAIL_SCOPES = ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All'];
-const APP_MAIL_ROLES = ['IMAP.AccessAsApp', 'POP.AccessAsApp'];
 const NOT_CONNECTED = 'User is authenticated but not connected.';
+
+/** What the login is for: reading mail (IMAP/POP) or sending it (SMTP submission). */
+export type IntrospectionService = 'mail' | 'smtp';
+
+const PERMISSIONS: Record<IntrospectionService, { scopes: string[]; roles: string[] }> = {
+  mail: { scopes: ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All'], roles: ['IMAP.AccessAsApp', 'POP.AccessAsApp'] },
+  smtp: { scopes: ['SMTP.Send'], roles: ['SMTP.SendAsApp'] },
+};
 
 export type IntrospectionResult = { active: true; username: string } | { active: false; reason: string };
 
-/** Decides whether `token` opens `mailbox`. */
-export function introspect(ctx: IdentityContext, token: string, mailbox: string): IntrospectionResult {
+/** Decides whether `token` opens `mailbox` for `service`. */
+export function introspect(ctx: IdentityContext, token: string, mailbox: string, service: IntrospectionService = 'mail'): IntrospectionResult {
+  const wanted = PERMISSIONS[service];
   const inactive = (reason: string): IntrospectionResult => ({ active: false, reason });
   if (!token) return inactive('no token');
   const claims = ctx.issuer.verifyOwn(token);
@@ -35,8 +44,8 @@ export function introspect(ctx: IdentityContext, token: string, mailbox: string)
 
   if (typeof claims.scp === 'string') {
     const scopes = claims.scp.split(' ');
-    if (!DELEGATED_MAIL_SCOPES.some((s) => scopes.includes(s))) {
-      return inactive(`token has no IMAP.AccessAsUser.All or POP.AccessAsUser.All scope (scp: ${claims.scp})`);
+    if (!wanted.scopes.some((s) => scopes.includes(s))) {
+      return inactive(`token has no ${wanted.scopes.join(' or ')} scope (scp: ${claims.scp})`);
     }
     const upn = String(claims.upn ?? claims.preferred_username ?? '');
     if (upn.toLowerCase() === mailbox.toLowerCase()) return ok;
@@ -44,8 +53,8 @@ export function introspect(ctx: IdentityContext, token: string, mailbox: string)
     return inactive(`${upn} has no FullAccess permission on mailbox ${mailbox}`);
   }
   const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : [];
-  if (roles.length === 0) return inactive('app-only token without roles: grant IMAP.AccessAsApp / POP.AccessAsApp with admin consent');
-  if (!APP_MAIL_ROLES.some((r) => roles.includes(r))) return inactive(`token roles ${roles.join(',')} do not include IMAP.AccessAsApp or POP.AccessAsApp`);
+  if (roles.length === 0) return inactive(`app-only token without roles: grant ${wanted.roles.join(' / ')} with admin consent`);
+  if (!wanted.roles.some((r) => roles.includes(r))) return inactive(`token roles ${roles.join(',')} do not include ${wanted.roles.join(' or ')}`);
   const appId = String(claims.appid ?? claims.azp ?? '');
   const app = ctx.directory.findApp(appId);
   if (!app || !app.exchangeServicePrincipal) {

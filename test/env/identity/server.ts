@@ -44,10 +44,16 @@ import { EntraError, errorBody, Errors } from './errors';
 import {
   approveDeviceCode, authorizeGet, authorizePost, declineDeviceCode, deviceLoginGet, deviceLoginPost, type PageResult,
 } from './interactive';
-import { introspect } from './introspection';
+import { introspect, type IntrospectionService } from './introspection';
 import type { JwtPayload } from './jwt';
 import { handleDeviceCodeRequest, handleTokenRequest } from './token-endpoint';
 import { TokenIssuer } from './tokens';
+
+/** Where Dovecot's oauth2 passdbs ask, per service; the mailbox follows (URI-encoded). */
+export const INTROSPECTION_PATHS: Record<IntrospectionService, string> = {
+  mail: '/_dovecot/introspect/',
+  smtp: '/_dovecot/introspect-smtp/',
+};
 
 export interface IdentityServerOptions {
   tls: { cert: string; key: string };
@@ -195,7 +201,8 @@ class IdentityServerImpl implements IdentityServer {
    * GET  /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys,
    *      /common/discovery/instance, /{tenant}/oauth2/v2.0/authorize (sign-in form), /devicelogin
    * POST /{tenant}/oauth2/v2.0/token, /{tenant}/oauth2/v2.0/devicecode, /{tenant}/oauth2/v2.0/authorize,
-   *      /devicelogin, /_dovecot/introspect/{mailbox} (also GET with Authorization or ?token=)
+   *      /devicelogin, /_dovecot/introspect/{mailbox} (also GET with Authorization or ?token=),
+   *      /_dovecot/introspect-smtp/{mailbox} (the same for SMTP submission logins)
    */
   private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
@@ -206,9 +213,8 @@ class IdentityServerImpl implements IdentityServer {
     if (path === '/devicelogin') {
       return sendPage(res, method === 'POST' ? deviceLoginPost(this.ctx, await readForm(req)) : deviceLoginGet(url.searchParams));
     }
-    if (path.startsWith('/_dovecot/introspect/')) {
-      return this.introspection(req, res, url, method);
-    }
+    if (path.startsWith(INTROSPECTION_PATHS.mail)) return this.introspection(req, res, url, method, 'mail');
+    if (path.startsWith(INTROSPECTION_PATHS.smtp)) return this.introspection(req, res, url, method, 'smtp');
     const match = TENANT_PATH.exec(path);
     if (!match) throw Errors.notFound(path);
     const tenant = decodeURIComponent(match[1]);
@@ -310,13 +316,14 @@ class IdentityServerImpl implements IdentityServer {
     };
   }
 
-  private async introspection(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
-    const mailbox = decodeURIComponent(url.pathname.slice('/_dovecot/introspect/'.length));
+  private async introspection(req: IncomingMessage, res: ServerResponse, url: URL, method: string,
+    service: IntrospectionService): Promise<void> {
+    const mailbox = decodeURIComponent(url.pathname.slice(INTROSPECTION_PATHS[service].length));
     const form = method === 'POST' ? await readForm(req) : new URLSearchParams();
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const token = form.get('token') ?? bearer ?? url.searchParams.get('token') ?? url.searchParams.get('access_token') ?? '';
     this.stats.introspections++;
-    sendJson(res, 200, introspect(this.ctx, token.trim(), mailbox), true);
+    sendJson(res, 200, introspect(this.ctx, token.trim(), mailbox, service), true);
   }
 
   async listen(host: string, port: number): Promise<void> {

@@ -19,12 +19,12 @@ describe('identity server: client credentials through MSAL', () => {
   const daemon = (tenant: string, secret: string = APPS.daemon.secret): ConfidentialClientApplication =>
     new ConfidentialClientApplication(msalConfig(server, tenant, APPS.daemon.clientId, { clientSecret: secret }));
 
-  it('issues an app-only Exchange token with IMAP/POP roles for a secret, tenant given by GUID', async () => {
+  it('issues an app-only Exchange token with IMAP/POP/SMTP roles for a secret, tenant given by GUID', async () => {
     const result = await daemon(CONTOSO.tenantId).acquireTokenByClientCredential({ scopes: [EXCHANGE_DEFAULT] });
     assert.ok(result);
     const claims = jwtClaims(result.accessToken);
     assert.equal(claims.aud, 'https://outlook.office365.com');
-    assert.deepEqual(claims.roles, ['IMAP.AccessAsApp', 'POP.AccessAsApp']);
+    assert.deepEqual(claims.roles, ['IMAP.AccessAsApp', 'POP.AccessAsApp', 'SMTP.SendAsApp']);
     assert.equal(claims.tid, CONTOSO.tenantId);
     assert.equal(claims.appid, APPS.daemon.clientId);
     assert.equal(claims.iss, `${server.url}/${CONTOSO.tenantId}/v2.0`);
@@ -193,7 +193,7 @@ describe('identity server: certificate credentials through MSAL', () => {
     const result = await certApp({ thumbprintSha256, privateKey: cert.privateKeyPem, x5c: cert.certPem })
       .acquireTokenByClientCredential({ scopes: [EXCHANGE_DEFAULT] });
     const claims = jwtClaims(result!.accessToken);
-    assert.deepEqual(claims.roles, ['IMAP.AccessAsApp', 'POP.AccessAsApp']);
+    assert.deepEqual(claims.roles, ['IMAP.AccessAsApp', 'POP.AccessAsApp', 'SMTP.SendAsApp']);
     assert.equal(claims.appidacr, '2');
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 import { APPS, CONTOSO, FABRIKAM, USERS } from '../../env/identity/directory';
-import type { IdentityServer } from '../../env/identity/server';
+import { INTROSPECTION_PATHS, type IdentityServer } from '../../env/identity/server';
 import { msalConfig, postForm, startTestIdentityServer } from './helpers';
 
 interface Decision {
@@ -21,8 +21,8 @@ describe('identity server: Dovecot introspection decisions', () => {
     await server.close();
   });
 
-  async function introspect(mailbox: string, token: string): Promise<Decision> {
-    const res = await postForm(`${server.url}/_dovecot/introspect/${encodeURIComponent(mailbox)}`, { token });
+  async function introspect(mailbox: string, token: string, service: keyof typeof INTROSPECTION_PATHS = 'mail'): Promise<Decision> {
+    const res = await postForm(`${server.url}${INTROSPECTION_PATHS[service]}${encodeURIComponent(mailbox)}`, { token });
     assert.equal(res.status, 200);
     return (await res.json()) as Decision;
   }
@@ -94,6 +94,27 @@ describe('identity server: Dovecot introspection decisions', () => {
     assert.equal((await introspect(USERS.dave, dave)).active, true);
     assert.equal(JSON.parse(Buffer.from(dave.split('.')[1], 'base64url').toString()).tid, FABRIKAM.tenantId);
     assert.match((await introspect('nobody@contoso.com', server.mintAccessToken())).reason ?? '', /mailbox nobody@contoso\.com not found/);
+  });
+
+  describe('SMTP submission logins', () => {
+    it('accept SMTP.Send (delegated, own mailbox and FullAccess) and refuse reading scopes alone', async () => {
+      const sending = server.mintAccessToken({ upn: USERS.alice, scp: 'SMTP.Send' });
+      assert.deepEqual(await introspect(USERS.alice, sending, 'smtp'), { active: true, username: USERS.alice });
+      assert.equal((await introspect(USERS.support, sending, 'smtp')).active, true);
+      const reading = await introspect(USERS.alice, server.mintAccessToken({ upn: USERS.alice }), 'smtp');
+      assert.match(reading.reason ?? '', /no SMTP\.Send scope/);
+      // ...and a sending scope alone does not read.
+      assert.match((await introspect(USERS.alice, sending)).reason ?? '', /no IMAP\.AccessAsUser\.All or POP\.AccessAsUser\.All scope/);
+    });
+
+    it('accept SMTP.SendAsApp (app-only, with mailbox permission) and refuse an app with IMAP/POP roles only', async () => {
+      const daemon = await appToken(APPS.daemon);
+      assert.equal((await introspect(USERS.alice, daemon, 'smtp')).active, true);
+      assert.match((await introspect(USERS.bob, daemon, 'smtp')).reason ?? '', /has no permission on mailbox bob@contoso\.com/);
+      const reader = await appToken(APPS.daemonReader);
+      assert.equal((await introspect(USERS.alice, reader)).active, true);
+      assert.match((await introspect(USERS.alice, reader, 'smtp')).reason ?? '', /do not include SMTP\.SendAsApp/);
+    });
   });
 
   it('takes the token from an Authorization header too and counts every introspection', async () => {
