@@ -79,9 +79,11 @@ export class ExchangeSmtpSession {
   private refused(stage: SmtpStage): boolean | 'replied' {
     const refusal = this.ctx.faults.takeRefusal(stage);
     if (!refusal) return false;
-    this.reply(refusal.reply, true);
+    if (refusal.reply) this.reply(refusal.reply, true);
     if (refusal.close) {
-      this.socket.end();
+      // Without a reply the connection just breaks, as a network failure would.
+      if (refusal.reply) this.socket.end();
+      else this.socket.destroy();
       return true;
     }
     return 'replied';
@@ -248,6 +250,8 @@ export class ExchangeSmtpSession {
     const answer = await this.upstream.data(data.stuffed);
     if (answer.code !== 250) return this.replied(answer.raw);
     const mail = this.ctx.faults.record({ mailbox: this.mailbox, from: envelope.from, to: envelope.to, raw: data.message, connection: this.connection });
+    const cut = this.refused('accepted');
+    if (cut) return cut !== true;
     return this.replied(`250 2.0.0 OK <${mail.messageId ?? 'no-message-id'}> [Hostname=${this.ctx.hostname}]`);
   }
 }

@@ -22,6 +22,8 @@
  * - `throttle({messages, forMs})`: `421 4.7.66` (connection closed) at MAIL FROM for the next
  *   `messages` mails or for `forMs` ms; `busy(...)` the same with `451 4.7.500` (stays open).
  * - `refuse({at, reply, times, forMs, close})`: any reply at connect / auth / mail / rcpt / data.
+ * - `cutAfterAccept({messages})`: deliver the next mails but break the connection instead of
+ *   answering 250 (the client cannot know they went through; a resend is a duplicate).
  * - `rejectRecipient(address, reply?)`: a permanent `550 5.1.10` (or `reply`) at RCPT TO.
  * - `disableSmtpAuth(mailbox | 'tenant')`: `535 5.7.139 ... SmtpClientAuthentication is disabled`.
  * - `denySendAs(address)`: `554 5.2.0 ...SendAsDeniedException...` when the envelope sender or the
@@ -66,6 +68,7 @@ export interface ExchangeSmtp {
   throttle(options: { messages?: number; forMs?: number }): void;
   busy(options: { messages?: number; forMs?: number }): void;
   refuse(refusal: SmtpRefusal): void;
+  cutAfterAccept(options: { messages?: number }): void;
   rejectRecipient(address: string, reply?: string): void;
   disableSmtpAuth(target: string): void;
   enableSmtpAuth(target: string): void;
@@ -118,6 +121,7 @@ class ExchangeSmtpServer implements ExchangeSmtp {
     const server = net.createServer((socket) => {
       this.track(socket);
       socket.on('error', () => undefined);
+      socket.setNoDelay(true);
       const session = new ExchangeSmtpSession(socket, {
         hostname: this.hostname,
         secureContext: this.secureContext,
@@ -153,6 +157,10 @@ class ExchangeSmtpServer implements ExchangeSmtp {
 
   refuse(refusal: SmtpRefusal): void {
     this.faults.refuse(refusal);
+  }
+
+  cutAfterAccept({ messages = 1 }: { messages?: number }): void {
+    this.faults.refuse({ at: 'accepted', reply: '', times: messages, close: true });
   }
 
   rejectRecipient(address: string, reply: string = EXCHANGE_SMTP_TEXTS.recipientNotFound(address)): void {

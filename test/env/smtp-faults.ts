@@ -4,8 +4,12 @@
  */
 import { headerAddresses, headerFields } from './smtp-lines';
 
-/** Where in a session a refusal strikes. `connect` replaces the greeting. */
-export type SmtpStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
+/**
+ * Where in a session a refusal strikes. `connect` replaces the greeting; `data` comes after the
+ * message was read and before it is relayed; `accepted` after the mail was delivered, instead of
+ * the 250 (with an empty reply and `close`: the client never learns that its mail went through).
+ */
+export type SmtpStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data' | 'accepted';
 
 export interface SmtpRefusal {
   at: SmtpStage;

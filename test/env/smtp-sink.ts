@@ -83,6 +83,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    socket.setNoDelay(true);
     serve(socket, options).catch(() => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
