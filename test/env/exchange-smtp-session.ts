@@ -16,7 +16,8 @@ export const EXCHANGE_SMTP_TEXTS = {
   authSucceeded: '235 2.7.0 Authentication successful',
   authFailed: '535 5.7.3 Authentication unsuccessful',
   authDisabled: (scope: 'Mailbox' | 'Tenant') => `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the ${scope}. Visit https://aka.ms/smtp_auth_disabled for more information.`,
-  basicAuthDisabled: '535 5.7.139 Authentication unsuccessful, basic authentication is disabled.',
+  /** Since Basic authentication for SMTP AUTH was retired (2026) every password is refused so. */
+  basicAuthRefused: '550 5.7.30 Basic authentication is not supported for Client Submission.',
   authBeforeTls: '504 5.7.4 Unrecognized authentication type',
   alreadyAuthenticated: '503 5.5.2 Already authenticated',
   notAuthenticated: '530 5.7.57 Client not authenticated to send mail.',
@@ -25,6 +26,10 @@ export const EXCHANGE_SMTP_TEXTS = {
   busy: '451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS77712344)',
   tooManyConnections: '421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel',
   recipientNotFound: (address: string) => `550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient ${address} not found by SMTP address lookup`,
+  /** Send As refused at MAIL FROM on some front ends (the other form of SendAsDenied). */
+  sendAsNotPermitted: '550 5.7.60 SMTP; Client does not have permissions to send as this sender',
+  /** The sending mailbox is blocked for sending (e.g. after outbound spam). */
+  senderBlocked: '550 5.1.8 Access denied, bad outbound sender',
   sendAsDenied: '554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message.',
 } as const;
 
@@ -164,7 +169,7 @@ export class ExchangeSmtpSession {
       if (initial === undefined && (await this.readResponse('VXNlcm5hbWU6')) === undefined) return true;
       if ((await this.readResponse('UGFzc3dvcmQ6')) === undefined) return true;
       this.ctx.faults.counters.failedLogins++;
-      return this.replied(EXCHANGE_SMTP_TEXTS.basicAuthDisabled, true);
+      return this.replied(EXCHANGE_SMTP_TEXTS.basicAuthRefused, true);
     }
     if (mech !== 'XOAUTH2') return this.replied(EXCHANGE_SMTP_TEXTS.authBeforeTls, true);
     const response = initial ?? (await this.readResponse(''));
@@ -207,7 +212,9 @@ export class ExchangeSmtpSession {
     if (!path) return this.replied('501 5.5.4 Invalid arguments', true);
     const refusal = this.refused('mail');
     if (refusal) return refusal !== true;
-    const answer = await this.upstream.command(`MAIL FROM:<${path.address}>${path.params ? ` ${path.params}` : ''}`);
+    // Dovecot knows BODY and SIZE; DSN and SMTPUTF8 parameters (which Exchange takes) are dropped.
+    const params = path.params.split(/\s+/).filter((param) => /^(BODY|SIZE)=/i.test(param));
+    const answer = await this.upstream.command(`MAIL FROM:<${path.address}>${params.map((param) => ` ${param}`).join('')}`);
     if (answer.code === 250) {
       this.envelope = { from: path.address, to: [] };
       return this.replied(`250 2.1.0 Sender OK`);

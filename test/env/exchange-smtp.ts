@@ -17,6 +17,11 @@
  * (XOAUTH2 user=) are all checked there. Dovecot relays accepted mail to the bed's sink, which
  * drops it into the recipients' Maildirs (addresses outside the bed are accepted and only recorded).
  *
+ * Without knobs: AUTH before STARTTLS `504 5.7.4`, MAIL before STARTTLS `451 5.7.3`, MAIL before
+ * AUTH `530 5.7.57`, a refused token `535 5.7.3 Authentication unsuccessful`, AUTH LOGIN (a
+ * password) `550 5.7.30`, a successful mail `250 2.0.0 OK <Message-ID> [Hostname=...]`. The texts
+ * are in EXCHANGE_SMTP_TEXTS, for `refuse()` too (e.g. `senderBlocked`, `sendAsNotPermitted`).
+ *
  * Knobs (all undone by `reset()`):
  * - `down()` / `up()`: stop listening and cut every connection / listen again on the same port.
  * - `throttle({messages, forMs})`: `421 4.7.66` (connection closed) at MAIL FROM for the next

@@ -163,6 +163,16 @@ describe('test bed: SMTP submission as Exchange Online', function () {
       assert.equal((await sendRefused(expired)).responseCode, 535);
     });
 
+    it("takes Exchange's DSN parameters, which Dovecot does not know", async () => {
+      const client = transport(daemonToken);
+      try {
+        const info = await client.sendMail(mail('with DSN', { dsn: { id: 'dsn-1', return: 'headers', notify: ['failure', 'delay'], recipient: USERS.alice } }));
+        assert.deepEqual(info.accepted, [USERS.support]);
+      } finally {
+        client.close();
+      }
+    });
+
     it('refuses a valid token for a mailbox the app has no permission on', async () => {
       const error = await sendRefused(daemonToken, USERS.bob, mail('not mine', { from: USERS.bob }));
       assert.equal(error.responseCode, 535);
@@ -208,14 +218,14 @@ describe('test bed: SMTP submission as Exchange Online', function () {
       }
     });
 
-    it('refuses basic authentication (AUTH LOGIN) with 5.7.139', async () => {
+    it('refuses basic authentication (AUTH LOGIN) with 550 5.7.30, as Exchange does since its retirement', async () => {
       const client = nodemailer.createTransport({
         host: bed.smtp!.host, port: bed.smtp!.port, secure: false, requireTLS: true, tls: { ca: bed.ca.caCertPem },
         auth: { user: USERS.alice, pass: 'Passw0rd!' },
       });
       try {
         await assert.rejects(client.sendMail(mail('basic')), (error: SmtpError) => {
-          assert.match(error.response ?? '', /^535 5\.7\.139 Authentication unsuccessful, basic authentication is disabled\./);
+          assert.match(error.response ?? '', /^550 5\.7\.30 Basic authentication is not supported for Client Submission\./);
           return true;
         });
       } finally {
