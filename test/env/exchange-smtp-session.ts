@@ -212,6 +212,12 @@ export class ExchangeSmtpSession {
     if (!path) return this.replied('501 5.5.4 Invalid arguments', true);
     const refusal = this.refused('mail');
     if (refusal) return refusal !== true;
+    const overLimit = this.ctx.faults.overRateLimit(this.mailbox);
+    if (overLimit) {
+      this.reply(overLimit, true);
+      this.socket.end();
+      return false;
+    }
     // Dovecot knows BODY and SIZE; DSN and SMTPUTF8 parameters (which Exchange takes) are dropped.
     const params = path.params.split(/\s+/).filter((param) => /^(BODY|SIZE)=/i.test(param));
     const answer = await this.upstream.command(`MAIL FROM:<${path.address}>${params.map((param) => ` ${param}`).join('')}`);

@@ -26,6 +26,9 @@
  * - `down()` / `up()`: stop listening and cut every connection / listen again on the same port.
  * - `throttle({messages, forMs})`: `421 4.7.66` (connection closed) at MAIL FROM for the next
  *   `messages` mails or for `forMs` ms; `busy(...)` the same with `451 4.7.500` (stays open).
+ * - `rateLimit({messages, windowMs})`: Exchange's 30 messages a minute per mailbox, enforced: a
+ *   mailbox's MAIL FROM beyond `messages` within the last `windowMs` gets `421 4.7.66` and the
+ *   connection is closed (default 30 per 60,000 ms; off until called).
  * - `refuse({at, reply, times, forMs, close})`: any reply at connect / auth / mail / rcpt / data.
  * - `cutAfterAccept({messages})`: deliver the next mails but break the connection instead of
  *   answering 250 (the client cannot know they went through; a resend is a duplicate).
@@ -72,6 +75,7 @@ export interface ExchangeSmtp {
   up(): Promise<void>;
   throttle(options: { messages?: number; forMs?: number }): void;
   busy(options: { messages?: number; forMs?: number }): void;
+  rateLimit(options?: { messages?: number; windowMs?: number }): void;
   refuse(refusal: SmtpRefusal): void;
   cutAfterAccept(options: { messages?: number }): void;
   rejectRecipient(address: string, reply?: string): void;
@@ -158,6 +162,10 @@ class ExchangeSmtpServer implements ExchangeSmtp {
 
   busy({ messages, forMs }: { messages?: number; forMs?: number }): void {
     this.faults.refuse({ at: 'mail', reply: EXCHANGE_SMTP_TEXTS.busy, times: messages, forMs });
+  }
+
+  rateLimit({ messages = 30, windowMs = 60_000 }: { messages?: number; windowMs?: number } = {}): void {
+    this.faults.setRateLimit({ messages, windowMs, reply: EXCHANGE_SMTP_TEXTS.throttled });
   }
 
   refuse(refusal: SmtpRefusal): void {

@@ -62,6 +62,8 @@ export class SmtpFaults {
   readonly accepted: AcceptedMail[] = [];
   readonly counters: SmtpCounters = { connections: 0, logins: 0, failedLogins: 0 };
   private waiters: Array<{ count: number; resolve: () => void }> = [];
+  private rate?: { messages: number; windowMs: number; reply: string };
+  private readonly mailTimes = new Map<string, number[]>();
 
   constructor(private readonly defaultGrants: Array<[string, string]> = []) {
     this.reset();
@@ -85,6 +87,24 @@ export class SmtpFaults {
     if (!hit) return undefined;
     hit.remaining--;
     return { reply: hit.reply, close: hit.close };
+  }
+
+  /** Exchange's per-mailbox submission limit: more than `messages` MAIL FROMs in `windowMs` get `reply`. */
+  setRateLimit(limit: { messages: number; windowMs: number; reply: string } | undefined): void {
+    this.rate = limit;
+    this.mailTimes.clear();
+  }
+
+  /** Counts a MAIL FROM of `mailbox`; the reply when it is over the rate limit. */
+  overRateLimit(mailbox: string): string | undefined {
+    if (!this.rate) return undefined;
+    const now = Date.now();
+    const key = mailbox.toLowerCase();
+    const recent = (this.mailTimes.get(key) ?? []).filter((t) => t > now - this.rate!.windowMs);
+    this.mailTimes.set(key, recent);
+    if (recent.length >= this.rate.messages) return this.rate.reply;
+    recent.push(now);
+    return undefined;
   }
 
   rejectRecipient(address: string, reply: string): void {
@@ -163,6 +183,7 @@ export class SmtpFaults {
   /** Forgets every knob and every accepted message, counters included; the default Send As grants return. */
   reset(): void {
     this.refusals = [];
+    this.setRateLimit(undefined);
     this.rejectedRecipients.clear();
     this.authDisabled.clear();
     this.tenantAuthDisabled = false;

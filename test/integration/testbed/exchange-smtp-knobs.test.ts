@@ -115,6 +115,25 @@ describe('test bed: SMTP fault knobs', function () {
     assert.ok((await send(mail('c'))).info);
   });
 
+  it('rateLimit() throttles a mailbox beyond N mails in the window with 421 4.7.66; other mailboxes go on', async () => {
+    bed.smtp!.rateLimit({ messages: 2, windowMs: 60_000 });
+    assert.ok((await send(mail('1'))).info);
+    assert.ok((await send(mail('2'))).info);
+    const third = (await send(mail('3'))).error;
+    assert.equal(third?.responseCode, 421);
+    assert.match(third?.response ?? '', /^421 4\.7\.66 /);
+    const bob = nodemailer.createTransport({
+      host: bed.smtp!.host, port: bed.smtp!.port, secure: false, requireTLS: true, tls: { ca: bed.ca.caCertPem },
+      auth: { type: 'OAuth2', user: USERS.bob, accessToken: bed.identity.mintAccessToken({ upn: USERS.bob, scp: 'SMTP.Send' }) },
+    });
+    try {
+      assert.ok(await bob.sendMail(mail('from bob', { from: USERS.bob })));
+    } finally {
+      bob.close();
+    }
+    assert.deepEqual(bed.smtp!.accepted.map((m) => m.mailbox), [USERS.alice, USERS.alice, USERS.bob]);
+  });
+
   it('busy() answers 451 4.7.500 and keeps the connection open for the retry', async () => {
     bed.smtp!.busy({ messages: 1 });
     const client = await signedInLines();
