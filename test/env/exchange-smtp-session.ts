@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { SmtpFaults, SmtpStage } from './smtp-faults';
-import { formatReply, LineReader, parsePath, readData } from './smtp-lines';
+import { formatReply, LineReader, parsePath, readData, type SmtpReply } from './smtp-lines';
 import { SubmissionUpstream } from './submission-upstream';
 
 /** Exchange Online's reply texts, as its servers send them (the `[host]` suffix is added). */
@@ -23,6 +23,7 @@ export const EXCHANGE_SMTP_TEXTS = {
   notAuthenticated: '530 5.7.57 Client not authenticated to send mail.',
   tlsRequired: '451 5.7.3 STARTTLS is required to send mail',
   throttled: '421 4.7.66 Too many messages submitted by this mailbox in a short time. Try again later.',
+  mailboxServerUnavailable: '451 4.4.0 Mailbox server not available, try again later',
   busy: '451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS77712344)',
   tooManyConnections: '421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel',
   recipientNotFound: (address: string) => `550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient ${address} not found by SMTP address lookup`,
@@ -186,10 +187,12 @@ export class ExchangeSmtpSession {
     try {
       upstream = await SubmissionUpstream.open(this.ctx.upstream.host, this.ctx.upstream.port);
     } catch {
-      return this.replied('451 4.4.0 Mailbox server not available, try again later', true);
+      return this.replied(EXCHANGE_SMTP_TEXTS.mailboxServerUnavailable, true);
     }
-    if (!user || !(await upstream.authXoauth2(response))) {
+    const outcome = user ? await upstream.authXoauth2(response) : 'refused';
+    if (outcome !== 'ok') {
       upstream.close();
+      if (outcome === 'unavailable') return this.replied(EXCHANGE_SMTP_TEXTS.mailboxServerUnavailable, true);
       this.ctx.faults.counters.failedLogins++;
       return this.replied(EXCHANGE_SMTP_TEXTS.authFailed, true);
     }
@@ -202,6 +205,14 @@ export class ExchangeSmtpSession {
   private replied(line: string, withHost = false): true {
     this.reply(line, withHost);
     return true;
+  }
+
+  /** Passes Dovecot's refusal on; a 421 (Dovecot went away) ends the session, as 421 means. */
+  private relayed(answer: SmtpReply): boolean {
+    this.reply(answer.raw);
+    if (answer.code !== 421) return true;
+    this.socket.end();
+    return false;
   }
 
   private async mail(argument: string): Promise<boolean> {
@@ -225,7 +236,7 @@ export class ExchangeSmtpSession {
       this.envelope = { from: path.address, to: [] };
       return this.replied(`250 2.1.0 Sender OK`);
     }
-    return this.replied(answer.raw);
+    return this.relayed(answer);
   }
 
   private async rcpt(argument: string): Promise<boolean> {
@@ -237,7 +248,7 @@ export class ExchangeSmtpSession {
     const refusal = this.refused('rcpt');
     if (refusal) return refusal !== true;
     const answer = await this.upstream.command(`RCPT TO:<${path.address}>`);
-    if (answer.code !== 250) return this.replied(answer.raw);
+    if (answer.code !== 250) return this.relayed(answer);
     this.envelope.to.push(path.address);
     return this.replied('250 2.1.5 Recipient OK');
   }
@@ -261,7 +272,7 @@ export class ExchangeSmtpSession {
       return refusal !== true;
     }
     const answer = await this.upstream.data(data.stuffed);
-    if (answer.code !== 250) return this.replied(answer.raw);
+    if (answer.code !== 250) return this.relayed(answer);
     const mail = this.ctx.faults.record({ mailbox: this.mailbox, from: envelope.from, to: envelope.to, raw: data.message, connection: this.connection });
     const cut = this.refused('accepted');
     if (cut) return cut !== true;

@@ -46,15 +46,15 @@ export class SubmissionUpstream {
     return (await readReply(this.reader)) ?? gone();
   }
 
-  /** XOAUTH2 with `initialResponse` (base64); true when Dovecot logged the user in. */
-  async authXoauth2(initialResponse: string): Promise<boolean> {
+  /** XOAUTH2 with `initialResponse` (base64): logged in, token refused, or Dovecot unavailable. */
+  async authXoauth2(initialResponse: string): Promise<'ok' | 'refused' | 'unavailable'> {
     const start = await this.command('AUTH XOAUTH2');
-    if (start.code !== 334) return false;
-    const answer = await this.command(initialResponse);
-    if (answer.code === 235) return true;
+    if (start.code !== 334) return start.code === 421 ? 'unavailable' : 'refused';
+    let answer = await this.command(initialResponse);
     // A refused token gets a 334 with the JSON error first; an empty line ends the exchange.
-    if (answer.code === 334) await this.command('');
-    return false;
+    if (answer.code === 334) answer = await this.command('');
+    if (answer.code === 235) return 'ok';
+    return answer.code >= 500 ? 'refused' : 'unavailable';
   }
 
   /** DATA with an already dot-stuffed message; the final reply. */

@@ -96,6 +96,18 @@ describe('test bed: SMTP fault knobs', function () {
     assert.equal(bed.smtp!.accepted.length, 1);
   });
 
+  it('losing the Dovecot session under a signed-in client gives 421 and closes it; the next connection sends', async () => {
+    const open = await signedInLines();
+    try {
+      await bed.dovecot.kick(USERS.alice);
+      assert.match(await open.command(`MAIL FROM:<${USERS.alice}>`), /^421 4\.4\.2 /);
+      await assert.rejects(open.readLine(), /connection closed/);
+    } finally {
+      open.close();
+    }
+    assert.ok((await send(mail('after restart'))).info);
+  });
+
   it('throttle({messages}) answers 421 4.7.66 and closes for that many mails, then accepts', async () => {
     bed.smtp!.throttle({ messages: 2 });
     for (const n of [1, 2]) {
