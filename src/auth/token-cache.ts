@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
 import { M365MailError } from '../core/errors';
+import { writeFileAtomic } from '../state/atomic-file';
 
 export interface CacheBinding {
   clientId: string;
@@ -21,7 +22,10 @@ export interface EncryptedCacheOptions {
   /** Secret the key is derived from. Losing or changing it means signing in again. */
   secret: string;
   binding: CacheBinding;
-  /** Told about unreadable files (never with their content). */
+  /**
+   * Told about unreadable files (never with their content), and once about a failure to read or
+   * write the file (told again only after the file worked meanwhile).
+   */
   onProblem?: (problem: M365MailError) => void;
 }
 
@@ -113,17 +117,18 @@ function signInAgain(message: string): M365MailError {
   });
 }
 
-/** Writes a file atomically with owner-only permissions. */
-async function writeFileAtomic(filePath: string, content: string): Promise<void> {
-  await fs.mkdir(path.dirname(filePath), { recursive: true });
-  const tmp = `${filePath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(tmp, content, { mode: 0o600 });
-    await fs.rename(tmp, filePath);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
+/** Writes the file atomically (owner-only, temp file named so start-up clean-up leaves it alone). */
+async function writeCacheFile(filePath: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(filePath), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(filePath, content);
+}
+
+function storageProblem(message: string, cause: unknown): M365MailError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return new M365MailError(`${message} (${code ?? 'error'})`, {
+    kind: 'storage', code, cause,
+    fix: 'Check that the Node-RED user directory is writable and the disk is not full. Until then the sign-in lasts until Node-RED restarts.',
+  });
 }
 
 /**
@@ -133,11 +138,16 @@ async function writeFileAtomic(filePath: string, content: string): Promise<void>
  */
 export class EncryptedFileCachePlugin implements ICachePlugin {
   private readonly cipher: CacheCipher;
-  /** Serialized form last loaded or written by us; avoids rewriting and re-reading unchanged state. */
-  private lastSerialized?: string;
+  /** The cache as this process last knew it (loaded, or serialized after MSAL changed it). */
+  private current?: string;
+  /** Serialized form last written by us; avoids rewriting unchanged state. */
+  private lastWritten?: string;
+  /** The file's content as last read or written by us; avoids decrypting unchanged files. */
   private lastFileBlob?: string;
   /** Why the file could not be used, when it couldn't; the provider shows this when no account is found. */
   loadProblem?: M365MailError;
+  /** A read or write of the file failed and that was reported; cleared when the file works again. */
+  private storageFailing = false;
 
   constructor(private readonly options: EncryptedCacheOptions) {
     this.cipher = new CacheCipher(options.secret, bindingId(options.binding));
@@ -147,47 +157,78 @@ export class EncryptedFileCachePlugin implements ICachePlugin {
     return this.options.filePath;
   }
 
+  /**
+   * MSAL replaces its memory with whatever this hook deserializes (acquireTokenSilent starts by
+   * overwriting the in-memory cache from the last snapshot), so every path hands it the current
+   * state: the file when someone else changed it, else what this process holds — also when the
+   * file is unchanged, missing or unreadable. Skipping that made a silent request right after a
+   * sign-in or a refresh find no refresh token.
+   */
   async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
     let blob: string;
     try {
       blob = await fs.readFile(this.options.filePath, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.report(new M365MailError('The stored sign-in could not be read.', {
-          kind: 'storage', cause: err, fix: 'Check the permissions of the Node-RED user directory.',
-        }));
-      }
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.reportStorage(storageProblem('The stored sign-in could not be read', err), true);
+      this.restore(context);
       return;
     }
-    if (blob === this.lastFileBlob) return; // our own last write or read: memory is current
+    if (blob === this.lastFileBlob) {
+      this.restore(context);
+      return;
+    }
     try {
       const plain = await this.cipher.decrypt(blob);
       context.tokenCache.deserialize(plain);
       this.lastFileBlob = blob;
-      this.lastSerialized = plain;
+      this.current = plain;
+      this.lastWritten = plain;
       this.loadProblem = undefined;
     } catch (err) {
       this.lastFileBlob = blob;
       this.report(err instanceof M365MailError ? err : signInAgain('The stored sign-in could not be loaded.'));
+      this.restore(context);
     }
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     if (!context.cacheHasChanged) return;
     const plain = context.tokenCache.serialize();
-    if (plain === this.lastSerialized) return;
+    this.current = plain;
+    if (plain === this.lastWritten) return;
     const blob = await this.cipher.encrypt(plain);
-    await writeFileAtomic(this.options.filePath, blob);
-    this.lastSerialized = plain;
+    try {
+      await writeCacheFile(this.options.filePath, blob);
+    } catch (err) {
+      // The token MSAL just got is valid and stays in memory (`current`): a full disk or a
+      // read-only folder must not fail the request. The next change tries the file again.
+      this.reportStorage(storageProblem('The sign-in could not be stored; it lasts until Node-RED restarts', err), false);
+      return;
+    }
+    this.storageFailing = false;
+    this.lastWritten = plain;
     this.lastFileBlob = blob;
     this.loadProblem = undefined;
+  }
+
+  private restore(context: TokenCacheContext): void {
+    if (this.current !== undefined) context.tokenCache.deserialize(this.current);
   }
 
   /** Deletes the file (sign-out). */
   async clear(): Promise<void> {
     await fs.rm(this.options.filePath, { force: true });
     this.lastFileBlob = undefined;
-    this.lastSerialized = undefined;
+    this.lastWritten = undefined;
+    this.current = undefined;
+  }
+
+  /** Reports a storage failure once per run of failures; `load` also makes it the load problem. */
+  private reportStorage(problem: M365MailError, load: boolean): void {
+    if (load) this.loadProblem = problem;
+    if (this.storageFailing) return;
+    this.storageFailing = true;
+    this.options.onProblem?.(problem);
   }
 
   private report(problem: M365MailError): void {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { APPS, CONSUMERS_TENANT_ID, CONTOSO, USERS, USER_PASSWORD } from '../../env/identity/directory';
@@ -135,6 +135,39 @@ describe('auth integration: delegated sign-in (real MSAL)', function () {
     const refreshed = await restarted.getAccessToken('imap', { forceRefresh: true });
     assert.equal(explainAccessToken(refreshed).upn, USERS.alice);
     assert.equal(server.stats.byGrant.refresh_token, 1, 'the restored refresh token works');
+  });
+
+  it('refreshes silently right after a sign-in and after each refresh while the sign-in is kept in a file', async () => {
+    const cacheFile = path.join(dir, 'account.cache');
+    const provider = delegated('device-code', { cacheFile, cacheSecret: CACHE_SECRET, forceRefreshDebounceMs: 0 });
+    await deviceCodeSignIn(provider);
+    server.stats.reset();
+    for (let round = 1; round <= 3; round++) {
+      const token = await provider.getAccessToken('imap', { forceRefresh: true });
+      assert.equal(explainAccessToken(token).upn, USERS.alice);
+      assert.equal(server.stats.byGrant.refresh_token, round);
+    }
+  });
+
+  it('hands out a newly issued token when the sign-in cannot be stored, and warns once', async () => {
+    const folder = path.join(dir, 'state');
+    const cacheFile = path.join(folder, 'account.cache');
+    const warnings: string[] = [];
+    const provider = delegated('device-code', { cacheFile, cacheSecret: CACHE_SECRET, forceRefreshDebounceMs: 0, logger: { warn: (m) => warnings.push(m) } });
+    await deviceCodeSignIn(provider);
+    // The folder becomes unusable (as a full disk or a read-only mount would make it).
+    rmSync(folder, { recursive: true, force: true });
+    writeFileSync(folder, '');
+
+    server.stats.reset();
+    const refreshed = await provider.getAccessToken('imap', { forceRefresh: true });
+    assert.equal(server.stats.byGrant.refresh_token, 1, 'a new token was issued');
+    assert.equal(explainAccessToken(refreshed).upn, USERS.alice);
+    const again = await provider.getAccessToken('pop3', { forceRefresh: true });
+    assert.equal(explainAccessToken(again).upn, USERS.alice);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0] ?? '', /sign-in could not be (?:stored|read)/);
+    assert.ok(!warnings[0]?.includes(refreshed), 'no token in the warning');
   });
 
   it('does not use a stored sign-in for another client ID or with another secret, and signOut clears it', async () => {

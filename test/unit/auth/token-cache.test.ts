@@ -81,6 +81,21 @@ describe('auth/token-cache', () => {
     assert.equal(reader.loadProblem, undefined);
   });
 
+  it('keeps working when the file cannot be written, and reports that once', async () => {
+    // A regular file where the folder should be: the write fails (ENOTDIR) even for root.
+    writeFileSync(path.join(dir, 'not-a-folder'), '');
+    const filePath = path.join(dir, 'not-a-folder', 'account.cache');
+    const problems: M365MailError[] = [];
+    const plugin = new EncryptedFileCachePlugin({ filePath, secret: 's', binding: BINDING, onProblem: (p) => problems.push(p) });
+    await plugin.afterCacheAccess(fakeContext(CACHE_JSON, true));
+    await plugin.beforeCacheAccess(fakeContext());
+    await plugin.afterCacheAccess(fakeContext(`${CACHE_JSON} `, true));
+    assert.equal(problems.length, 1, problems.map(String).join('\n'));
+    assert.equal(problems[0]?.kind, 'storage');
+    assert.match(problems[0]?.message ?? '', /could not be stored.*\((?:ENOTDIR|EEXIST)\)/);
+    assert.ok(!String(problems[0]).includes('refresh-token-value'));
+  });
+
   it('reports a file written with another secret as a load problem and loads nothing', async () => {
     const filePath = path.join(dir, 'account.cache');
     await new EncryptedFileCachePlugin({ filePath, secret: 'old', binding: BINDING }).afterCacheAccess(fakeContext(CACHE_JSON, true));
