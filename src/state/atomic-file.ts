@@ -2,11 +2,26 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-/** Suffix of temp files; anything ending in it is a leftover of an interrupted write. */
+/** Suffix of temp files: `<target>.<pid>-<random>.tmp`, written by `writeFileAtomic`. */
 export const TEMP_SUFFIX = '.tmp';
 
-/** Temp file names currently being written by this process (never cleaned up under our feet). */
-const inFlight = new Set<string>();
+/** The writer's process id in a temp file name (also the older token cache's `.<pid>.<hex>.tmp`). */
+const TEMP_NAME = /\.(\d+)[-.][0-9a-f]+\.tmp$/;
+
+/** A temp file whose name names no writer is left alone until it is this old (a write takes ms). */
+export const UNNAMED_TEMP_MAX_AGE_MS = 60 * 60_000;
+
+/**
+ * Temp files this process is writing right now. Every node file is its own bundle with its own
+ * copy of this module, so the set hangs on the process (one Symbol.for key): the checkpoint store
+ * of one bundle then never deletes what the token cache of another is writing.
+ */
+const inFlight: Set<string> = (() => {
+  const key = Symbol.for('@m365-mail/atomic-file/in-flight');
+  const holder = globalThis as unknown as Record<symbol, Set<string> | undefined>;
+  holder[key] ??= new Set<string>();
+  return holder[key];
+})();
 
 /**
  * Replaces `filePath` with `data` so that a crash at any point leaves either the old or the new
@@ -14,7 +29,7 @@ const inFlight = new Set<string>();
  * then fsync the folder so the rename itself is durable.
  */
 export async function writeFileAtomic(filePath: string, data: string): Promise<void> {
-  const tempPath = `${filePath}.${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+  const tempPath = tempPathFor(filePath);
   inFlight.add(tempPath);
   try {
     const handle = await fs.open(tempPath, 'wx', 0o600);
@@ -34,6 +49,14 @@ export async function writeFileAtomic(filePath: string, data: string): Promise<v
   await syncDirectory(path.dirname(filePath));
 }
 
+/**
+ * A fresh temp file name beside `filePath`, carrying this process's id, so that
+ * `removeStaleTempFiles` can tell whether its writer still runs.
+ */
+export function tempPathFor(filePath: string): string {
+  return `${filePath}.${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+}
+
 /** Removes `filePath` and makes the removal durable. Missing files are fine. */
 export async function removeFileDurably(filePath: string): Promise<void> {
   await fs.rm(filePath, { force: true });
@@ -41,18 +64,44 @@ export async function removeFileDurably(filePath: string): Promise<void> {
 }
 
 /**
- * Deletes temp files left by writes that never reached their rename (a crash or a kill), except
- * the ones this process is writing right now. Returns the names removed.
+ * Deletes temp files left by writes that never reached their rename (a crash or a kill), and only
+ * those: a temp file named by a live process other than this one is being written (another
+ * Node-RED on the same folder), one named by this process is left alone while any bundle of it is
+ * writing it, and a name without a process id is left alone unless it is over an hour old.
+ * A temp file with this process's id that nobody here is writing was left by an earlier process
+ * that had the same id (containers restart with the same pid). Returns the names removed.
  */
-export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+export async function removeStaleTempFiles(dir: string, now = Date.now()): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await fs.readdir(dir)) {
+    if (!name.endsWith(TEMP_SUFFIX)) continue;
     const full = path.join(dir, name);
-    if (!name.endsWith(TEMP_SUFFIX) || inFlight.has(full)) continue;
+    if (!(await isAbandoned(full, name, now))) continue;
     await fs.rm(full, { force: true });
     removed.push(name);
   }
   return removed;
+}
+
+async function isAbandoned(full: string, name: string, now: number): Promise<boolean> {
+  const pid = Number(TEMP_NAME.exec(name)?.[1] ?? Number.NaN);
+  if (pid === process.pid) return !inFlight.has(full);
+  if (Number.isSafeInteger(pid) && pid > 0) return !isProcessAlive(pid);
+  try {
+    return now - (await fs.stat(full)).mtimeMs > UNNAMED_TEMP_MAX_AGE_MS;
+  } catch {
+    return false; // gone meanwhile
+  }
+}
+
+/** Signal 0 checks that a process exists without touching it; EPERM means it exists as another user. */
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 // Directory fsync is how POSIX makes a rename durable; Windows cannot open folders for it.

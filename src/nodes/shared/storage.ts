@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeAPI } from 'node-red';
 import { CheckpointStore } from '../../state';
+import { ensurePrivateDirSync, readOrCreateKeyFileSync } from '../../state/key-file';
 
-/** `<userDir>/m365-mail`: checkpoints, UIDL sets and encrypted sign-ins of this package. */
+/** `<userDir>/m365-mail` (owner-only): checkpoints, UIDL sets and encrypted sign-ins of this package. */
 export function stateDir(RED: NodeAPI): string {
   const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? path.join(os.homedir(), '.node-red');
   const dir = path.join(userDir, 'm365-mail');
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDirSync(dir);
   return dir;
 }
 
@@ -36,12 +35,7 @@ export function cacheSecret(RED: NodeAPI): string {
   if (typeof configured === 'string' && configured) return configured;
   const generated = read('_credentialSecret');
   if (typeof generated === 'string' && generated) return generated;
-  const keyFile = path.join(stateDir(RED), '.key');
-  if (!existsSync(keyFile)) {
-    writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-    chmodSync(keyFile, 0o600);
-  }
-  return readFileSync(keyFile, 'utf8').trim();
+  return readOrCreateKeyFileSync(path.join(stateDir(RED), '.key'));
 }
 
 const stores = new Map<string, CheckpointStore>();
