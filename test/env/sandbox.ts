@@ -22,14 +22,14 @@ function sampleMail(index: number, subject: string, body: string): string {
 }
 
 async function main(): Promise<void> {
-  const bed = await startTestBed({ dovecot: { starttls: true } });
+  const bed = await startTestBed({ dovecot: { starttls: true }, smtp: true });
   await bed.dovecot.deliverMany(USERS.alice, [
     sampleMail(1, 'Welcome to the sandbox', 'This mail was seeded by test/env/sandbox.ts.'),
     sampleMail(2, 'Quarterly numbers', 'Revenue is up. Details in the meeting.'),
     sampleMail(3, 'Grüße aus Köln', 'Unicode works, too.'),
   ]);
 
-  const { dovecot, identity, ca } = bed;
+  const { dovecot, identity, ca, smtp } = bed;
   const lines = [
     '',
     'Local Microsoft 365 stand-in is running (Ctrl-C to stop).',
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     `  Resource:         ${EXCHANGE_RESOURCE}`,
     `  IMAP host / port: ${dovecot.host} / ${dovecot.imapPort}`,
     `  POP3 host / port: ${dovecot.host} / ${dovecot.pop3Port}`,
+    `  SMTP host / port: ${smtp?.host} / ${smtp?.port}   (STARTTLS; mail to ${USERS.alice}, ${USERS.bob}, ${USERS.support} arrives)`,
     `  Mailbox:          ${USERS.alice}   (shared: ${USERS.support})`,
     '',
     'Delegated sign-in (device code / auth code):',
