@@ -10,6 +10,10 @@
  *     const [mail] = await bed.smtp!.waitForAccepted(1); // raw MIME, Message-ID, envelope
  *     await bed.dovecot.folderStatus(USERS.bob);         // it is in bob's INBOX: read it over IMAP
  *
+ * Accounts: `daemon` (secret), `cert` and `public` (device code, consented to SMTP.Send) can send
+ * as alice (and as the shared mailbox support); `reader` has IMAP/POP roles but no SMTP.SendAsApp,
+ * so its token is refused here and still reads. Tokens are Microsoft's size (about 2 KB).
+ *
  * What is real: the front end (test/env/exchange-smtp-session.ts) speaks Exchange's texts and
  * does STARTTLS, then relays to Dovecot's submission service, whose oauth2 passdb posts the token
  * to the identity server's SMTP introspection: audience, expiry, signature, SMTP.Send (delegated)
@@ -22,7 +26,7 @@
  * password) `550 5.7.30`, a successful mail `250 2.0.0 OK <Message-ID> [Hostname=...]`. The texts
  * are in EXCHANGE_SMTP_TEXTS, for `refuse()` too (e.g. `senderBlocked`, `sendAsNotPermitted`).
  *
- * Knobs (all undone by `reset()`):
+ * Knobs (`reset()` undoes all but `down()`, which `up()` undoes):
  * - `down()` / `up()`: stop listening and cut every connection / listen again on the same port.
  * - `throttle({messages, forMs})`: `421 4.7.66` (connection closed) at MAIL FROM for the next
  *   `messages` mails or for `forMs` ms; `busy(...)` the same with `451 4.7.500` (stays open).
@@ -37,8 +41,9 @@
  * - `denySendAs(address)`: `554 5.2.0 ...SendAsDeniedException...` when the envelope sender or the
  *   From header is that address. By default a mailbox may send as itself only, plus alice as the
  *   shared mailbox support (`grantSendAs(mailbox, address)` adds more).
- * - `accepted` / `waitForAccepted(n)` / `duplicateMessageIds()`: every mail answered with 250, in
- *   order, with raw MIME and Message-ID; `counters`: connections, logins, failed logins.
+ * - `accepted` / `waitForAccepted(n)` / `duplicateMessageIds()`: every mail delivered (answered
+ *   250, or cut by `cutAfterAccept`), in order, with envelope, raw MIME as the client sent it and
+ *   Message-ID; `counters`: connections, logins, failed logins.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -65,7 +70,7 @@ export interface ExchangeSmtp {
   readonly host: string;
   readonly port: number;
   readonly hostname: string;
-  /** Every mail answered with 250, oldest first. */
+  /** Every mail delivered (answered 250, or cut by `cutAfterAccept`), oldest first. */
   readonly accepted: readonly AcceptedMail[];
   readonly counters: Readonly<SmtpCounters>;
   readonly isUp: boolean;

@@ -31,7 +31,7 @@ interface ActiveRefusal {
   close: boolean;
 }
 
-/** One message the front end answered 250 for. */
+/** One message the front end delivered (answered 250, unless a cut after acceptance was asked for). */
 export interface AcceptedMail {
   /** Mailbox that logged in (the XOAUTH2 user). */
   mailbox: string;
