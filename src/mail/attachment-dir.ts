@@ -1,11 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { M365MailError } from '../core/errors';
 import { toSafeFilename, withDuplicateSuffix } from './safe-filename';
 
-/** How many ` (n)` suffixes we try before giving up on one name. */
-const MAX_DUPLICATES = 10_000;
+/**
+ * How many ` (n)` suffixes are tried in turn. Past them (a folder holding a thousand
+ * `image001.png`) a random suffix is used: counting on would cost one open per file already there,
+ * and no count may ever run out.
+ */
+const NUMBERED_DUPLICATES = 1_000;
+/** Random suffixes tried before giving up: 48 random bits collide only when something is very wrong. */
+const RANDOM_DUPLICATES = 20;
 
 function storageError(message: string, fix: string, cause: unknown): M365MailError {
   return new M365MailError(message, { kind: 'storage', fix, cause, code: errnoCode(cause) });
@@ -50,8 +57,9 @@ export interface CreatedFile {
  */
 export async function createUniqueFile(realDir: string, requestedName: string | undefined): Promise<CreatedFile> {
   const safeName = toSafeFilename(requestedName);
-  for (let n = 0; n <= MAX_DUPLICATES; n++) {
-    const candidate = path.resolve(realDir, withDuplicateSuffix(safeName, n));
+  for (let n = 0; n <= NUMBERED_DUPLICATES + RANDOM_DUPLICATES; n++) {
+    const suffix = n <= NUMBERED_DUPLICATES ? n : randomBytes(6).toString('hex');
+    const candidate = path.resolve(realDir, withDuplicateSuffix(safeName, suffix));
     assertDirectChild(realDir, candidate);
     try {
       const handle = await fs.open(candidate, 'wx', 0o600);
@@ -66,8 +74,8 @@ export async function createUniqueFile(realDir: string, requestedName: string | 
     }
   }
   throw storageError(
-    `Too many files named like "${safeName}" in ${realDir}`,
-    'Move or delete old attachments from the attachment folder.',
+    `No free file name like "${safeName}" in ${realDir}`,
+    'Check the attachment folder: even randomly named files already exist there.',
     undefined,
   );
 }

@@ -3,6 +3,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { MailParser, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
 import { consumeAttachment, type AttachmentHandling } from './attachment-sink';
+import { toSafeFilename } from './safe-filename';
 import type { MailAttachment } from './types';
 
 /** What the streaming parse of one mail yields, before it is shaped into a message. */
@@ -71,7 +72,9 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
       });
       attachments.push(
         dropUndefined<MailAttachment>({
-          filename: attachment.filename,
+          // The name a flow builds a path from next is the safe one; the sender's stays beside it.
+          filename: attachment.filename === undefined ? undefined : toSafeFilename(attachment.filename),
+          originalFilename: attachment.filename,
           contentType: attachment.contentType,
           size: consumed.size,
           content: consumed.content,

@@ -91,11 +91,11 @@ export function toSafeFilename(name: string | undefined | null): string {
 }
 
 /**
- * The name to try for the n-th duplicate: `report.pdf` → `report (1).pdf`, still within the byte
- * cap. `n = 0` returns the name unchanged.
+ * The name to try for the n-th duplicate: `report.pdf` → `report (1).pdf` (or `report (3fa9c0d1e2b4).pdf`
+ * for a string suffix), still within the byte cap. `n = 0` returns the name unchanged.
  */
-export function withDuplicateSuffix(safeName: string, n: number): string {
-  if (n === 0) return safeName;
+export function withDuplicateSuffix(safeName: string, n: number | string): string {
+  if (n === 0 || n === '') return safeName;
   const suffix = ` (${n})`;
   const { stem, extension } = splitExtension(safeName);
   const room = MAX_FILENAME_BYTES - utf8Length(suffix) - utf8Length(extension);

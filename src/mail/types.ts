@@ -43,8 +43,13 @@ export interface BuildMailOptions {
 
 /** One entry of `msg.attachments` (shape shared with node-red-node-email). */
 export interface MailAttachment {
-  /** The name the sender gave (not sanitised; use `path` for the file that was written). */
+  /**
+   * The sender's name made safe as one file name (no folders, `..`, control characters or device
+   * names), as `save` uses it; the file written may carry a ` (n)` suffix (see `path`).
+   */
   filename?: string;
+  /** The name exactly as the sender gave it; never build a path from it. */
+  originalFilename?: string;
   contentType: string;
   /** Decoded size in bytes (for an omitted attachment: every byte seen). */
   size: number;

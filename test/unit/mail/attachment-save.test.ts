@@ -80,10 +80,34 @@ describe('attachments: save', () => {
     assert.ok(names.every((name) => !name.startsWith('.') && !/[\u0000-\u001f\u202a-\u202e]/.test(name)));
   });
 
-  it('keeps the sender\'s original name in filename', async () => {
-    const msg = await buildMailMessage(attachmentsMail(['../../etc/passwd']), { meta, attachments: 'save', attachmentDir: dir });
-    assert.equal(msg.attachments[0]?.filename, '../../etc/passwd');
-    assert.equal(path.basename(msg.attachments[0]?.path ?? ''), 'passwd');
+  it('gives the safe name in filename and the sender\'s name in originalFilename, whatever the policy', async () => {
+    const names = ['../../etc/passwd', '/evil/filename', '..\\..\\x', '/home1/user/postcard.gif', 'CON.txt', 'report.pdf'];
+    const safe = ['passwd', 'filename', 'x', 'postcard.gif', '_CON.txt', 'report.pdf'];
+    for (const attachments of ['save', 'include', 'omit'] as const) {
+      const msg = await buildMailMessage(attachmentsMail(names), { meta, attachments, attachmentDir: dir });
+      assert.deepEqual(msg.attachments.map((a) => a.filename), safe, attachments);
+      assert.deepEqual(msg.attachments.map((a) => a.originalFilename), names, attachments);
+    }
+    const saved = await buildMailMessage(attachmentsMail(['../../etc/passwd']), { meta, attachments: 'save', attachmentDir: dir });
+    assert.equal(path.basename(saved.attachments[0]?.path ?? ''), 'passwd (1)');
+  });
+
+  it('never runs out of names: the 10,002nd image001.png is saved too', async function () {
+    this.timeout(60_000);
+    await fs.mkdir(dir);
+    const taken = ['image001.png', ...Array.from({ length: 10_000 }, (_, i) => `image001 (${i + 1}).png`)];
+    for (let i = 0; i < taken.length; i += 500) {
+      await Promise.all(taken.slice(i, i + 500).map((name) => fs.writeFile(path.join(dir, name), '')));
+    }
+    const first = await buildMailMessage(attachmentsMail(['image001.png']), { meta, attachments: 'save', attachmentDir: dir });
+    const second = await buildMailMessage(attachmentsMail(['image001.png']), { meta, attachments: 'save', attachmentDir: dir });
+    const saved = [first.attachments[0]?.path ?? '', second.attachments[0]?.path ?? ''];
+    assert.notEqual(saved[0], saved[1]);
+    for (const file of saved) {
+      assert.match(path.basename(file), /^image001 \(.+\)\.png$/);
+      assert.ok(!taken.includes(path.basename(file)), `${file} is a new name`);
+      assert.equal(await fs.readFile(file, 'utf8'), 'content of attachment 0');
+    }
   });
 
   it('never overwrites an existing file, also across mails', async () => {

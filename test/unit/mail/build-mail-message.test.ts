@@ -74,6 +74,7 @@ describe('buildMailMessage', () => {
     const pdfBytes = Buffer.from('%PDF-1.4 fake pdf content');
     assert.deepEqual(pdf, {
       filename: 'report.pdf',
+      originalFilename: 'report.pdf',
       contentType: 'application/pdf',
       size: pdfBytes.length,
       content: pdfBytes,
