@@ -37,6 +37,8 @@ export type ErrorKind =
   | 'server-error'
   | 'identity-server-error'
   | 'disposition-failed'
+  | 'action-refused'      // m365-imap-action: the server refused or did not carry out an action
+  | 'uidvalidity-changed' // m365-imap-action: the folder was rebuilt since the mail was read
   | 'storage'
   | 'mail-parse'
   | 'unknown';
