@@ -20,22 +20,17 @@ import { isAppOnly, normalizeThumbprint, validateAccountConfig, type AccountConf
 import { resolveEndpoints, type ResolvedEndpoints } from './clouds';
 import { errorFromMsal, type DiagnoseContext } from './diagnose';
 import { M365MailError } from '../core/errors';
+import type { Logger } from '../core/logger';
 import { createNetworkClient, type HttpExchange } from './network-client';
 import { scopesFor } from './scopes';
 import { decodeJwtPayload } from './token-explainer';
 import { createEncryptedCachePlugin, type CacheBinding, type EncryptedFileCachePlugin } from './token-cache';
 import type { AccessTokenSource, MailProtocol } from './token-source';
 
-/** The logger the node passes in (node.debug/log/warn/error, or console in tests). */
-export interface AuthLogger {
-  debug?(message: string): void;
-  info?(message: string): void;
-  warn?(message: string): void;
-  error?(message: string): void;
-}
 
 export interface TokenProviderDeps {
-  logger?: AuthLogger;
+  /** The node's log (node.debug/log/warn/error), or console in tests. */
+  logger?: Logger;
   /** File for the encrypted delegated sign-in (e.g. <userDir>/m365-mail/<node id>.cache). Without it, delegated sign-ins live in memory only. */
   cacheFile?: string;
   /** Secret the cache key is derived from (Node-RED's credentialSecret). Required with cacheFile. */
@@ -165,7 +160,7 @@ class TokenProvider implements M365TokenProvider {
   readonly endpoints: ResolvedEndpoints;
   private readonly scopes: string[];
   private readonly now: () => number;
-  private readonly logger: AuthLogger;
+  private readonly logger: Logger;
   private readonly cachePlugin?: EncryptedFileCachePlugin;
   private readonly confidential?: ConfidentialClientApplication;
   private readonly publicClient?: PublicClientApplication;

@@ -8,8 +8,10 @@ import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { AccessTokenSource } from '../auth/token-source';
 import { M365MailError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { settlesWithin } from '../core/timeout';
 import { toImapError } from './errors';
-import { createImapflowLogger, type WatcherLogger } from './logger';
+import { createImapflowLogger } from './logger';
 
 /** The imapflow surface the watcher uses; a narrow type so tests can supply a fake. */
 export type ImapClient = ImapFlow;
@@ -26,7 +28,7 @@ export interface ImapConnectionOptions {
   tls?: ConnectionOptions;
   /** Outbound proxy URL (http:, socks5: …) for the mail connection. */
   proxy?: string;
-  logger?: WatcherLogger;
+  logger?: Logger;
   /** Whether the account uses an app-only flow (makes error fix texts concrete). */
   appOnly?: boolean;
   /** ms for TCP+TLS+greeting; default 30 s. */
@@ -131,16 +133,9 @@ export async function openConnection(options: ImapConnectionOptions, forceRefres
  * socket. Never throws.
  */
 export async function closeConnection(client: ImapClient, timeoutMs = 1_500): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    if (client.usable) {
-      await Promise.race([
-        client.logout().catch(() => undefined),
-        new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
-      ]);
-    }
+    if (client.usable) await settlesWithin(client.logout(), timeoutMs);
   } finally {
-    if (timer) clearTimeout(timer);
     try { client.close(); } catch { /* already closed */ }
   }
 }

@@ -8,5 +8,4 @@ export { parseCustomCriteria } from './checkpoint-policy';
 export type { Disposition } from './dispositions';
 export { listFolders, type FolderInfo } from './folders';
 export type { ImapConnectionOptions, ImapClientFactory } from './connection';
-export type { WatcherLogger } from './logger';
 export { toImapError } from './errors';

@@ -3,16 +3,9 @@
  * imapflow's own info/error lines describe things the watcher reports itself (connection closed,
  * IDLE broken), so they go to debug; only its warnings (e.g. throttling) stay warnings.
  */
-import type { Logger } from 'imapflow';
+import type { Logger as ImapflowLogger } from 'imapflow';
+import type { Logger } from '../core/logger';
 import { redactSecrets } from './redact';
-
-/** What the watcher logs to; the node glue passes node.debug/node.warn style functions. */
-export interface WatcherLogger {
-  debug?(message: string): void;
-  warn?(message: string): void;
-  /** Whether debug lines are written anywhere (default true); without, imapflow skips formatting them. */
-  debugEnabled?: boolean;
-}
 
 interface LogEntry {
   msg?: unknown;
@@ -39,7 +32,7 @@ function format(entry: unknown, secrets: Iterable<string>): string {
  * Builds the imapflow logger. `secrets` is read on every call, so the connection can register the
  * token it is about to send. Returns `false` (imapflow logs nothing) without a target.
  */
-export function createImapflowLogger(target: WatcherLogger | undefined, secrets: () => Iterable<string>): Logger | false {
+export function createImapflowLogger(target: Logger | undefined, secrets: () => Iterable<string>): ImapflowLogger | false {
   if (!target || (!target.debug && !target.warn)) return false;
   const debug = (entry: unknown): void => target.debug?.(format(entry, secrets()));
   const warn = (entry: unknown): void => (target.warn ?? target.debug)?.(format(entry, secrets()));
@@ -47,5 +40,5 @@ export function createImapflowLogger(target: WatcherLogger | undefined, secrets:
   // imapflow asks before it serialises a command or response for the log: without this, every
   // FETCH response (mail source included) was turned into a log line that trace() then dropped.
   const isLevelEnabled = (level: string): boolean => level === 'warn' || level === 'fatal' || (level !== 'trace' && debugEnabled);
-  return { trace: () => undefined, debug, info: debug, warn, error: debug, fatal: warn, isLevelEnabled } as Logger;
+  return { trace: () => undefined, debug, info: debug, warn, error: debug, fatal: warn, isLevelEnabled } as ImapflowLogger;
 }

@@ -16,7 +16,8 @@ import {
   type Checkpoint, type CheckpointStore, type Criteria,
 } from './checkpoint-policy';
 import { systemClock, TimerSet, type Clock } from '../core/clock';
-import { EngineReporter, safely } from '../util/engine-reporter';
+import { settlesWithin } from '../core/timeout';
+import { EngineReporter, safely } from '../engine/reporter';
 import {
   closeConnection, openConnection, renewDelay,
   type ImapClient, type ImapConnectionOptions,
@@ -275,7 +276,7 @@ export class MailboxWatcher {
       // A check that was handing over a mail finishes storing the checkpoint first, so a mail that
       // was sent is not sent again after a restart; its IMAP commands fail at once on the closed socket.
       const finished = Promise.all([this.loopDone, this.checkRun]).then(() => this.checkpointSaved);
-      await Promise.race([finished, new Promise<void>((resolve) => { const t = setTimeout(resolve, STOP_WAIT_MS); t.unref?.(); })]);
+      await settlesWithin(finished, STOP_WAIT_MS);
       this.timers.clear();
       this.resolveCheckWaiters();
       this.report.final({ state: 'stopped' });

@@ -18,14 +18,15 @@ import { Readable } from 'node:stream';
 import { M365MailError } from '../core/errors';
 import { buildXOAuth2 } from '../auth/xoauth2';
 import { parseCapabilities, type Pop3Capabilities } from './capabilities';
-import { Pop3Connection, silentLogger, type BodySink, type Pop3Logger } from './connection';
+import { Pop3Connection, type BodySink } from './connection';
+import type { Logger } from '../core/logger';
+import { failAfter } from '../core/timeout';
 import { classifyPop3Error, connectionClosedError, protocolError, socketError, timeoutError } from './errors';
 import { bodyLines, parseScanListing, parseStat, parseUidListing, type MailboxStat } from './responses';
 import { authenticateXOAuth2 } from './sasl-xoauth2';
 import { openPop3Socket, wrapInTls, type Pop3SocketFactory, type Pop3TlsMode, type Pop3TlsSettings } from './transport';
 
 export type { Pop3Capabilities } from './capabilities';
-export type { Pop3Logger } from './connection';
 export type { MailboxStat } from './responses';
 export type { Pop3SocketFactory, Pop3TlsMode } from './transport';
 
@@ -51,7 +52,7 @@ export interface Pop3ClientOptions {
   /** Opens the raw stream instead of a TCP connection (tests, proxies); TLS is still added per `tls`. */
   socketFactory?: Pop3SocketFactory;
   /** Receives protocol traces at debug level; never tokens nor message contents. */
-  logger?: Pop3Logger;
+  logger?: Logger;
   /** Longest status line accepted. Default 64 KiB. */
   maxLineBytes?: number;
 }
@@ -64,7 +65,7 @@ interface ResolvedOptions {
   timeoutMs: number;
   connectTimeoutMs: number;
   socketFactory?: Pop3SocketFactory;
-  logger: Pop3Logger;
+  logger: Logger;
   maxLineBytes?: number;
 }
 
@@ -95,7 +96,7 @@ function resolveOptions(options: Pop3ClientOptions): ResolvedOptions {
     timeoutMs,
     connectTimeoutMs: options.connectTimeoutMs ?? timeoutMs,
     socketFactory: options.socketFactory,
-    logger: options.logger ?? silentLogger,
+    logger: options.logger ?? {},
     maxLineBytes: options.maxLineBytes,
   };
 }
@@ -172,7 +173,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     return this.exclusive(async () => {
       const { status, body } = await this.multiLine('CAPA', 'CAPA');
       if (!status.ok) {
-        this.options.logger.debug('POP3 server does not support CAPA');
+        this.options.logger.debug?.('POP3 server does not support CAPA');
         this.capabilities = parseCapabilities([]);
         return this.capabilities;
       }
@@ -202,7 +203,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
           sendContinuation: (line, logText) => connection.writeLine(line, logText),
           readLine: async () => {
             const line = await connection.readLine('AUTH XOAUTH2');
-            this.options.logger.debug(`POP3 S: ${line.slice(0, 200)}`);
+            this.options.logger.debug?.(`POP3 S: ${line.slice(0, 200)}`);
             return line;
           },
         },
@@ -263,7 +264,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
           });
           // The failure also reaches 'error' listeners, async iteration and pipeline(); this
           // listener only keeps a stream whose consumer attached nothing yet from crashing the process.
-          readable.on('error', (error) => this.options.logger.debug(`POP3 RETR ${msgno} stream failed: ${error.message}`));
+          readable.on('error', (error) => this.options.logger.debug?.(`POP3 RETR ${msgno} stream failed: ${error.message}`));
           stream = readable;
           return (chunk) => readable.push(chunk);
         };
@@ -337,7 +338,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
       } finally {
         connection.end();
       }
-      this.options.logger.debug(`POP3 session ended: ${status}`);
+      this.options.logger.debug?.(`POP3 session ended: ${status}`);
     });
   }
 
@@ -353,24 +354,16 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
   private async runConnect(): Promise<string> {
     if (this.closedBeforeConnect) throw this.closedBeforeConnect;
     const { host, port, logger } = this.options;
-    logger.debug(`POP3 connecting to ${host}:${port} (tls: ${this.options.tls})`);
+    logger.debug?.(`POP3 connecting to ${host}:${port} (tls: ${this.options.tls})`);
     let opened: Awaited<ReturnType<typeof openPop3Socket>>;
-    let timer: NodeJS.Timeout | undefined;
     const opening = openPop3Socket(this.options);
     try {
       // A socket factory (e.g. a proxy tunnel) may take time of its own; it shares the connect budget.
-      opened = await Promise.race([
-        opening,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(timeoutError('connect', this.options.connectTimeoutMs)), this.options.connectTimeoutMs);
-        }),
-      ]);
+      opened = await failAfter(opening, this.options.connectTimeoutMs, () => timeoutError('connect', this.options.connectTimeoutMs));
     } catch (error) {
       // A stream that arrives after the deadline is not used.
       opening.then(({ socket, raw }) => { socket.destroy(); raw?.destroy(); }, () => undefined);
       throw socketError(error, host, port);
-    } finally {
-      clearTimeout(timer);
     }
     const { socket, raw } = opened;
     const connection = new Pop3Connection(socket, {
@@ -387,7 +380,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     this.isSecure = this.options.tls === 'implicit';
 
     const greeting = await connection.readLine('greeting', this.options.connectTimeoutMs);
-    logger.debug(`POP3 S: ${greeting}`);
+    logger.debug?.(`POP3 S: ${greeting}`);
     if (!greeting.startsWith('+OK')) {
       const error = greeting.startsWith('-ERR')
         ? classifyPop3Error('GREETING', greeting)
@@ -414,7 +407,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
   }
 
   private onConnectionClose(error: M365MailError, details: { delivered: boolean; intentional: boolean }): void {
-    if (!details.intentional) this.options.logger.debug(`POP3 connection closed: ${error.message}`);
+    if (!details.intentional) this.options.logger.debug?.(`POP3 connection closed: ${error.message}`);
     // An error nobody waited for is reported as an event, but only to listeners: an 'error'
     // event without one would crash the process.
     if (!details.delivered && !details.intentional && this.listenerCount('error') > 0) this.emit('error', error);
@@ -514,7 +507,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     startBody: (status: string) => BodySink | undefined,
   ): Promise<{ status: string; body?: Promise<void> }> {
     const response = await this.requireConnection().readResponse(step, (status) => {
-      this.options.logger.debug(`POP3 S: ${status.slice(0, 200)}`);
+      this.options.logger.debug?.(`POP3 S: ${status.slice(0, 200)}`);
       if (!status.startsWith('+OK') && !status.startsWith('-ERR')) {
         throw protocolError(`unexpected answer to ${step}: ${status.slice(0, 100)}`);
       }

@@ -8,19 +8,11 @@
  */
 import type { Duplex } from 'node:stream';
 import { M365MailError } from '../core/errors';
+import type { Logger } from '../core/logger';
 import { DotDecoder } from './dot-decoder';
 import { connectionClosedError, socketError, timeoutError } from './errors';
 import { DEFAULT_MAX_LINE_BYTES, LineBuffer } from './line-buffer';
 
-/** Injectable logger, the shape of console and of Node-RED's node log methods. */
-export interface Pop3Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-export const silentLogger: Pop3Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface Pop3ConnectionOptions {
   host: string;
@@ -28,7 +20,7 @@ export interface Pop3ConnectionOptions {
   /** Time the server may stay silent while the client waits for it. */
   timeoutMs: number;
   maxLineBytes?: number;
-  logger: Pop3Logger;
+  logger: Logger;
   /** Called once when the connection closes; `delivered` tells whether a waiter got the error. */
   onClose(error: M365MailError, details: { delivered: boolean; intentional: boolean }): void;
 }
@@ -153,7 +145,7 @@ export class Pop3Connection {
   /** Writes one line plus CRLF. `logText` is what the debug log shows instead of the line. */
   writeLine(line: string, logText: string = line): void {
     this.assertOpen();
-    this.options.logger.debug(`POP3 C: ${logText}`);
+    this.options.logger.debug?.(`POP3 C: ${logText}`);
     this.socket.write(`${line}\r\n`);
   }
 

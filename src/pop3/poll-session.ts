@@ -5,10 +5,11 @@
  */
 import type { Readable } from 'node:stream';
 import { M365MailError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { withTimeout } from '../core/timeout';
 import type { AccessTokenSource } from '../auth/token-source';
 import type { Pop3Capabilities } from './capabilities';
 import { Pop3Client, type Pop3ClientOptions, type Pop3SocketFactory } from './client';
-import type { Pop3Logger } from './connection';
 import { callsForFreshToken, explainRefusedToken, toPop3PollError } from './poll-errors';
 
 /** The part of Pop3Client a poll uses; a narrow type so tests can supply a scripted fake. */
@@ -28,12 +29,6 @@ export interface Pop3SessionClient {
 
 export type Pop3ClientFactory = (options: Pop3ClientOptions) => Pop3SessionClient;
 
-/** What the poller's own log gets; the node passes node.debug / node.warn style functions. */
-export interface PollerLogger {
-  debug?(message: string): void;
-  warn?(message: string): void;
-}
-
 export interface Pop3SessionSettings {
   host: string;
   port: number;
@@ -42,7 +37,7 @@ export interface Pop3SessionSettings {
   tokenSource: AccessTokenSource;
   /** Extra trusted CAs and the certificate name to check; certificates are always verified. */
   tls?: { ca?: string | Buffer | Array<string | Buffer>; servername?: string };
-  logger?: PollerLogger;
+  logger?: Logger;
   /** Longest silence allowed per step; default 30 s (the client's default). */
   timeoutMs?: number;
   /** Opens the raw connection (e.g. through a proxy tunnel); TLS is added on top. */
@@ -61,14 +56,6 @@ export interface OpenSessionOptions {
 }
 
 const defaultFactory: Pop3ClientFactory = (options) => new Pop3Client(options);
-
-/** Adapts the poller logger to the client's four levels (client traces never hold tokens). */
-export function clientLogger(logger: PollerLogger | undefined): Pop3Logger | undefined {
-  if (!logger) return undefined;
-  const debug = (message: string): void => logger.debug?.(message);
-  const warn = (message: string): void => (logger.warn ?? logger.debug)?.(message);
-  return { debug, info: debug, warn, error: warn };
-}
 
 /** Thrown when the poller was stopped or paused while a session was being opened. */
 export class SessionCancelled extends Error {
@@ -93,7 +80,8 @@ async function connectOnce(settings: Pop3SessionSettings, forceRefresh: boolean,
     ca: settings.tls?.ca,
     servername: settings.tls?.servername,
     timeoutMs: settings.timeoutMs,
-    logger: clientLogger(settings.logger),
+    // Client traces never hold tokens.
+    logger: settings.logger,
     socketFactory: settings.socketFactory,
   });
   // Failures while no command waits arrive as 'error'; without a listener they would crash the process.
@@ -141,15 +129,10 @@ export async function openSession(settings: Pop3SessionSettings, options: OpenSe
  * `timeoutMs`, and drops the socket. Resolves true when the server confirmed QUIT. Never throws.
  */
 export async function endSession(client: Pop3SessionClient, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
     if (client.closed) return false;
-    return await Promise.race([
-      client.quit().then(() => true, () => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
-    ]);
+    return await withTimeout(client.quit().then(() => true, () => false), timeoutMs, false);
   } finally {
-    if (timer) clearTimeout(timer);
     client.close();
   }
 }

@@ -2,7 +2,7 @@
  * Polls one mailbox over POP3 and hands every mail over exactly once, in message-number order,
  * through `onMail`. POP3 has no IDLE, so a poll is a short session:
  *
- *   connect (implicit TLS) → AUTH XOAUTH2 → UIDL → forget UIDLs the server no longer lists →
+ *   connect (implicit TLS) → AUTH XOAUTH2 → UIDL → forget UIDLs the server has not listed for a while →
  *   [delete: DELE mails handed over earlier whose session broke before QUIT] →
  *   RETR + onMail for at most `batchSize` unseen mails (each UIDL recorded once onMail resolved;
  *   delete: DELE right after) → save the UIDL record → QUIT.
@@ -21,20 +21,20 @@
  * recorded UIDLs keep those mails from being emitted again. Polls never overlap. The poller owns
  * retrying (backoff, throttling, one fresh token after a refused login). Knows nothing of Node-RED.
  */
-import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
-import { systemClock, TimerSet, type Clock } from '../core/clock';
-import { EngineReporter, safely } from '../util/engine-reporter';
+import type { ErrorKind, M365MailError } from '../core/errors';
+import type { Clock } from '../core/clock';
+import type { BackoffOptions } from '../core/backoff';
+import { settlesWithin } from '../core/timeout';
+import { EngineShell, RetryBudget } from '../engine/shell';
+import { ENGINE_DEFAULTS, type Pop3Disposition, type Pop3PollMode } from '../engine/options';
 import type { CheckpointStore } from '../state/checkpoint-store';
-import { UidlSet } from '../state/uidl-set';
-import { Backoff, type BackoffOptions } from '../core/backoff';
 import { DEFAULT_THROTTLE_DELAY_MS, toPop3PollError, withAccountFix } from './poll-errors';
 import { endSession, openSession, SessionCancelled, type Pop3SessionClient, type Pop3SessionSettings } from './poll-session';
+import { DeliveryPass, type Pop3MailMeta, type Pop3MailSource } from './delivery-pass';
 import { UidlLedger } from './uidl-ledger';
 
-export type Pop3PollMode = 'poll' | 'trigger';
-export type Pop3Disposition = 'keep' | 'delete';
+export type { Pop3Disposition, Pop3PollMode } from '../engine/options';
+export type { Pop3MailMeta, Pop3MailSource } from './delivery-pass';
 export type Pop3PollerState = 'connecting' | 'polling' | 'fetching' | 'watching' | 'paused' | 'error' | 'stopped';
 
 export interface Pop3PollerStatus {
@@ -44,20 +44,6 @@ export interface Pop3PollerStatus {
   newCount?: number;
   errorKind?: ErrorKind;
 }
-
-/** What the poller knows about a mail when it hands it over. */
-export interface Pop3MailMeta {
-  /** Unique id, stable across sessions. */
-  uidl: string;
-  /** Message number in this session (changes between sessions). */
-  msgno: number;
-  /** Size in octets as the server listed it. */
-  size: number;
-  mailbox: string;
-}
-
-/** The raw RFC 822 source, streamed from RETR: read it to the end before resolving. */
-export type Pop3MailSource = Buffer | Readable;
 
 export interface Pop3PollerCallbacks {
   /** Builds and sends the message. The mail counts as handed over when this resolves. */
@@ -93,9 +79,6 @@ interface PollOutcome {
   error?: M365MailError;
 }
 
-type DeliveryOutcome = 'delivered' | 'skipped' | 'retry-later';
-type WakeReason = 'check' | 'control';
-
 /** A signed-in session, kept from one batch to the next while its listing still holds unhandled mail. */
 interface OpenSession {
   client: Pop3SessionClient;
@@ -130,20 +113,11 @@ export class Pop3Poller {
   private readonly intervalMs: number;
   private readonly batchSize: number;
   private readonly disposition: Pop3Disposition;
-  private readonly maxDeliveryAttempts: number;
-  private readonly clock: Clock;
-  private readonly timers: TimerSet;
-  private readonly backoff: Backoff;
-  /** Failed hand-overs per UIDL; in memory, like the IMAP watcher's. */
-  private readonly failedDeliveries = new Map<string, number>();
+  private readonly shell: EngineShell<Pop3PollerStatus>;
+  private readonly delivery: DeliveryPass;
 
-  private started = false;
-  private stopped = false;
-  private paused = false;
   /** The last poll succeeded (a new poll then does not show "connecting"). */
   private healthy = false;
-  private stopPromise?: Promise<void>;
-  private loopDone: Promise<void> = Promise.resolve();
   private polling?: Promise<PollOutcome>;
   private client?: Pop3SessionClient;
   /** The session kept between the batches of a backlog (see the header). */
@@ -151,29 +125,37 @@ export class Pop3Poller {
   /** QUIT of a retained session under way, and its client (stop() closes it if QUIT hangs). */
   private ending?: { client: Pop3SessionClient; done: Promise<void> };
   private ledger?: UidlLedger;
-  private wakeLoop?: (reason: WakeReason) => void;
   /** checkNow() was called since the current poll started: run one more. */
   private checkRequested = false;
-  /** checkNow() callers served by the next poll, and by the running one. */
-  private queuedWaiters: Array<() => void> = [];
-  private activeWaiters: Array<() => void> = [];
-  private readonly report: EngineReporter<Pop3PollerStatus>;
 
   constructor(private readonly options: Pop3PollerOptions, private readonly callbacks: Pop3PollerCallbacks) {
-    this.report = new EngineReporter<Pop3PollerStatus>(callbacks, 'stopped', () => this.stopped);
-    this.mode = options.mode ?? 'poll';
-    this.intervalMs = Math.max(1, options.intervalSec ?? 300) * 1000;
-    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
-    this.disposition = options.disposition ?? 'keep';
-    this.maxDeliveryAttempts = Math.max(1, options.maxDeliveryAttempts ?? 3);
-    this.clock = options.clock ?? systemClock;
-    this.timers = new TimerSet(this.clock);
-    this.backoff = new Backoff(options.backoff);
+    this.shell = new EngineShell<Pop3PollerStatus>(callbacks, options);
+    this.mode = options.mode ?? ENGINE_DEFAULTS.pop3.mode;
+    this.intervalMs = Math.max(1, options.intervalSec ?? ENGINE_DEFAULTS.pop3.intervalSec) * 1000;
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? ENGINE_DEFAULTS.batchSize));
+    this.disposition = options.disposition ?? ENGINE_DEFAULTS.pop3.disposition;
+    this.delivery = new DeliveryPass({
+      mailbox: options.mailbox,
+      disposition: this.disposition,
+      onMail: (source, meta) => callbacks.onMail(source, meta),
+      report: this.shell.report,
+      // Failed hand-overs per UIDL; in memory, like the IMAP watcher's.
+      budget: new RetryBudget(Math.max(1, options.maxDeliveryAttempts ?? ENGINE_DEFAULTS.maxDeliveryAttempts)),
+      halted: () => this.shell.halted,
+    });
   }
 
   /** The last state reported through onStatus. */
   get state(): Pop3PollerState {
-    return this.report.state;
+    return this.shell.report.state;
+  }
+
+  private get report(): EngineShell<Pop3PollerStatus>['report'] {
+    return this.shell.report;
+  }
+
+  private get clock(): Clock {
+    return this.shell.clock;
   }
 
   /**
@@ -181,9 +163,7 @@ export class Pop3Poller {
    * checkNow(). Progress is reported through the callbacks.
    */
   start(): void {
-    if (this.started || this.stopped) return;
-    this.started = true;
-    this.loopDone = this.runLoop().catch((error: unknown) => this.report.error(toPop3PollError(error)));
+    this.shell.start(() => this.runLoop(), (error: unknown) => this.report.error(toPop3PollError(error)));
   }
 
   /**
@@ -192,29 +172,24 @@ export class Pop3Poller {
    * server throttles, the poll waits until the server's delay has passed.
    */
   checkNow(): Promise<void> {
-    if (!this.started || this.stopped || this.paused) return Promise.resolve();
-    const done = new Promise<void>((resolve) => this.queuedWaiters.push(resolve));
+    if (!this.shell.accepting) return Promise.resolve();
+    const done = this.shell.waitForCheck();
     this.checkRequested = true;
-    this.wake('check');
+    this.shell.wake('check');
     return done;
   }
 
   /** Stops polling until `resume()`; a running poll finishes its current mail and QUITs. */
   async pause(): Promise<void> {
-    if (this.stopped || this.paused) return;
-    this.paused = true;
-    this.releaseWaiters();
-    this.wake('control');
+    if (!this.shell.pause()) return;
     await this.finishCurrentPoll();
     await this.finishRetainedSession();
-    if (!this.stopped && this.paused && this.report.state !== 'paused') this.report.status({ state: 'paused' });
+    if (this.shell.paused && this.report.state !== 'paused') this.report.status({ state: 'paused' });
   }
 
   /** Polls again after `pause()` (in `poll` mode at once). */
   resume(): void {
-    if (this.stopped || !this.paused) return;
-    this.paused = false;
-    this.wake('control');
+    this.shell.resume();
   }
 
   /**
@@ -223,18 +198,13 @@ export class Pop3Poller {
    * callback or the server hangs. Safe to call more than once.
    */
   stop(): Promise<void> {
-    this.stopPromise ??= (async () => {
-      this.stopped = true;
-      this.releaseWaiters();
-      this.wake('control');
+    return this.shell.stop(async () => {
       await this.finishCurrentPoll();
       await this.finishRetainedSession();
-      await settlesWithin(this.loopDone, CLOSE_WAIT_MS);
-      this.timers.clear();
-      if (this.ledger) await settlesWithin(this.ledger.close().catch(() => undefined), LEDGER_CLOSE_MS);
-      this.report.final({ state: 'stopped' });
-    })();
-    return this.stopPromise;
+      await settlesWithin(this.shell.loopDone, CLOSE_WAIT_MS);
+      this.shell.timers.clear();
+      if (this.ledger) await settlesWithin(this.ledger.close(), LEDGER_CLOSE_MS);
+    });
   }
 
   // ── run loop: one poll after another ───────────────────────────────────────────────────────
@@ -243,31 +213,30 @@ export class Pop3Poller {
     let forceRefresh = false;
     // Poll mode polls at once; trigger mode waits for the first checkNow().
     let pollDue = this.mode === 'poll';
-    while (!this.stopped) {
-      if (this.paused) {
+    while (!this.shell.stopped) {
+      if (this.shell.paused) {
         await this.endRetainedSession();
         if (this.report.state !== 'paused') this.report.status({ state: 'paused' });
-        await this.waitForWake();
+        await this.shell.waitForWake();
         pollDue = this.mode === 'poll';
         continue;
       }
       if (!pollDue && !this.checkRequested) {
-        await this.waitForWake();
+        await this.shell.waitForWake();
         continue;
       }
       pollDue = false;
       // A checkNow() asks for what is on the server now: a kept session's listing is older.
       const fresh = this.checkRequested;
       this.checkRequested = false;
-      this.activeWaiters = this.queuedWaiters;
-      this.queuedWaiters = [];
+      this.shell.beginCheck();
       this.polling = this.pollOnce(forceRefresh, fresh);
       const outcome = await this.polling;
       this.polling = undefined;
       forceRefresh = false;
-      this.resolveActiveWaiters();
-      if (this.stopped) break;
-      if (this.paused) continue;
+      this.shell.endCheck();
+      if (this.shell.stopped) break;
+      if (this.shell.paused) continue;
 
       if (outcome.error) {
         const error = outcome.error;
@@ -281,14 +250,14 @@ export class Pop3Poller {
           detail: wait.ms === undefined ? `${error.message} — waiting for a trigger` : `${error.message} — retry in ${Math.ceil(wait.ms / 1000)} s`,
         });
         if (wait.ms !== undefined) {
-          await this.sleep(wait.ms, !wait.hold);
+          await this.shell.sleep(wait.ms, !wait.hold);
           pollDue = true;
         }
         continue;
       }
 
       this.healthy = true;
-      this.backoff.reset();
+      this.shell.backoff.reset();
       this.report.recovered();
       this.report.status(this.mode === 'poll'
         ? { state: 'polling', newCount: outcome.delivered }
@@ -298,7 +267,7 @@ export class Pop3Poller {
         await new Promise<void>((resolve) => setImmediate(resolve));
         pollDue = true;
       } else if (this.mode === 'poll') {
-        await this.sleep(this.intervalMs, true);
+        await this.shell.sleep(this.intervalMs, true);
         pollDue = true;
       }
     }
@@ -311,14 +280,15 @@ export class Pop3Poller {
    */
   private retryWait(error: M365MailError): { ms?: number; hold: boolean } {
     const hint = error.retryAfterMs;
-    if (error.kind === 'throttled') return { ms: this.backoff.next(hint ?? DEFAULT_THROTTLE_DELAY_MS), hold: true };
+    const backoff = this.shell.backoff;
+    if (error.kind === 'throttled') return { ms: backoff.next(hint ?? DEFAULT_THROTTLE_DELAY_MS), hold: true };
     if (error.retryable || error.kind === 'token-expired') {
-      const ms = this.backoff.next(hint);
+      const ms = backoff.next(hint);
       // Never later than the next regular poll would have been.
       return { ms: this.mode === 'poll' ? Math.min(ms, Math.max(this.intervalMs, hint ?? 0)) : ms, hold: false };
     }
     // Retrying soon will not fix this (e.g. a refused login): try again at the regular pace.
-    const longest = this.backoff.longest(hint);
+    const longest = backoff.longest(hint);
     return this.mode === 'poll' ? { ms: Math.max(this.intervalMs, longest), hold: false } : { hold: false };
   }
 
@@ -343,7 +313,7 @@ export class Pop3Poller {
       if (batch.length > 0 && !this.halted()) {
         this.report.status({ state: 'fetching', newCount: waiting.length });
         session.sizes ??= await client.list();
-        const result = await this.deliverBatch(session, ledger, batch);
+        const result = await this.delivery.deliverBatch(client, session.sizes, ledger, batch);
         delivered = result.delivered;
         if (result.retryLater) more = false;
       }
@@ -372,7 +342,7 @@ export class Pop3Poller {
     }
   }
 
-  /** Connects, signs in and lists; forgets what the server no longer lists; delete: DELE leftovers. */
+  /** Connects, signs in and lists; forgets what is provably gone (see UidlLedger.prune); delete: DELE leftovers. */
   private async startSession(forceRefresh: boolean, ledger: UidlLedger): Promise<OpenSession> {
     if (!this.healthy) this.report.status({ state: 'connecting' });
     const client = await openSession(this.options, {
@@ -385,7 +355,7 @@ export class Pop3Poller {
       const listing = await client.uidl();
       ledger.prune(listing.values());
       session.listing = [...listing].sort(([a], [b]) => a - b);
-      if (this.disposition === 'delete') await this.deleteLeftovers(client, session.listing, ledger);
+      if (this.disposition === 'delete') await this.delivery.deleteLeftovers(client, session.listing, ledger);
       return session;
     } catch (error) {
       client.close();
@@ -400,132 +370,15 @@ export class Pop3Poller {
     return this.disposition === 'keep' || this.clock.now() - session.openedAt < DELETE_COMMIT_MS;
   }
 
-  /**
-   * Hands over `batch` in order. The RETR of the next mail is sent while the current one is handed
-   * over; DELEs are not waited for one by one (their answers queue behind that RETR) but all
-   * before the batch ends. Throws when the connection broke or a DELE failed for good.
-   */
-  private async deliverBatch(session: OpenSession, ledger: UidlLedger, batch: Array<[number, string]>): Promise<{ delivered: number; retryLater: boolean }> {
-    const { client } = session;
-    const deletions = new PendingDeletions();
-    let delivered = 0;
-    let retryLater = false;
-    let next: Promise<Readable> | undefined = retrAhead(client, batch[0][0]);
-    for (let i = 0; i < batch.length; i++) {
-      const [msgno, uidl] = batch[i];
-      const current = next as Promise<Readable>;
-      next = undefined;
-      deletions.throwIfFailed();
-      if (this.halted()) {
-        // Its RETR is already sent: read the answer, so the session can still QUIT cleanly.
-        await discard(current);
-        break;
-      }
-      const source = await current;
-      if (i + 1 < batch.length) next = retrAhead(client, batch[i + 1][0]);
-      const outcome = await this.deliver(client, ledger, deletions, msgno, uidl, session.sizes?.get(msgno) ?? 0, source);
-      if (outcome === 'retry-later') {
-        retryLater = true;
-        if (next) await discard(next);
-        break;
-      }
-      if (outcome === 'delivered') delivered++;
-    }
-    await deletions.settled();
-    return { delivered, retryLater };
-  }
-
-  private async deliver(
-    client: Pop3SessionClient, ledger: UidlLedger, deletions: PendingDeletions, msgno: number, uidl: string, size: number, source: Readable,
-  ): Promise<DeliveryOutcome> {
-    const meta: Pop3MailMeta = { uidl, msgno, size, mailbox: this.options.mailbox };
-    try {
-      await this.callbacks.onMail(source, meta);
-    } catch (error) {
-      // Read what the callback left so the session can go on. If the connection broke, this
-      // throws: the poll ends, and the failure is not held against the mail.
-      await drain(source);
-      if (this.halted()) return 'retry-later';
-      return this.deliveryFailed(ledger, msgno, uidl, error);
-    }
-    ledger.markDelivered(uidl);
-    this.failedDeliveries.delete(uidl);
-    await drain(source);
-    if (this.disposition === 'delete') deletions.add(this.markForDeletion(client, msgno, uidl));
-    return 'delivered';
-  }
-
-  private deliveryFailed(ledger: UidlLedger, msgno: number, uidl: string, error: unknown): DeliveryOutcome {
-    const attempts = (this.failedDeliveries.get(uidl) ?? 0) + 1;
-    const giveUp = attempts >= this.maxDeliveryAttempts;
-    const cause = isM365MailError(error) ? error : undefined;
-    const reason = error instanceof Error ? error.message : String(error);
-    this.report.error(new M365MailError(
-      `Handing over POP3 mail ${uidl} (message ${msgno}) failed (attempt ${attempts} of ${this.maxDeliveryAttempts})`
-        + `${giveUp ? '; skipping it' : '; will retry on the next poll'}: ${reason}`,
-      { kind: cause?.kind ?? 'unknown', fix: cause?.fix, retryable: !giveUp, cause: error },
-    ), true);
-    if (!giveUp) {
-      this.failedDeliveries.set(uidl, attempts);
-      return 'retry-later';
-    }
-    this.failedDeliveries.delete(uidl);
-    ledger.markSkipped(uidl);
-    return 'skipped';
-  }
-
-  /**
-   * DELE for mails handed over in an earlier session that ended before QUIT (the server kept
-   * them). Skipped mails are never deleted: they were not handed over.
-   */
-  private async deleteLeftovers(client: Pop3SessionClient, listing: Array<[number, string]>, ledger: UidlLedger): Promise<void> {
-    const deletions = new PendingDeletions();
-    for (const [msgno, uidl] of listing) {
-      if (this.halted()) break;
-      // Sent one after the other without waiting (pipelined when the server allows it).
-      if (ledger.isDelivered(uidl)) deletions.add(this.markForDeletion(client, msgno, uidl));
-    }
-    await deletions.settled();
-  }
-
-  /**
-   * DELE; a refusal is reported and retried next poll. A broken connection or a temporary server
-   * problem (e.g. `-ERR [SYS/TEMP] Server shutting down`) ends the poll instead.
-   */
-  private async markForDeletion(client: Pop3SessionClient, msgno: number, uidl: string): Promise<void> {
-    try {
-      await client.dele(msgno);
-    } catch (error) {
-      if (client.closed || (isM365MailError(error) && error.retryable)) throw error;
-      this.report.error(new M365MailError(
-        `Could not delete POP3 mail ${uidl} (message ${msgno}); trying again on the next poll: ${error instanceof Error ? error.message : String(error)}`,
-        { kind: 'disposition-failed', retryable: true, cause: error },
-      ));
-    }
-  }
-
   private async openLedger(): Promise<UidlLedger> {
-    if (!this.ledger) {
-      try {
-        this.ledger = new UidlLedger(await UidlSet.open(this.options.uidlStore, this.options.uidlKey));
-      } catch (error) {
-        throw isM365MailError(error) ? error : new M365MailError('Could not read the list of POP3 mails already emitted', {
-          kind: 'storage', retryable: true, cause: error, fix: 'Check that the Node-RED user directory is readable and writable.',
-        });
-      }
-    }
+    this.ledger ??= await UidlLedger.open(this.options.uidlStore, this.options.uidlKey);
     return this.ledger;
   }
 
   /** Saves the UIDL record; a failure is reported (the record stays dirty and is saved next time). */
   private async saveLedger(ledger: UidlLedger): Promise<void> {
-    try {
-      await ledger.flush();
-    } catch (error) {
-      this.report.error(isM365MailError(error) ? error : new M365MailError('Could not save the list of POP3 mails already emitted; after a restart some mail may be emitted again', {
-        kind: 'storage', cause: error, fix: 'Check free disk space and permissions of the Node-RED user directory.',
-      }));
-    }
+    const failure = await ledger.save();
+    if (failure) this.report.error(failure);
   }
 
   /** QUITs the session kept between batches (the record saved first). Shared by the loop and stop(). */
@@ -564,126 +417,6 @@ export class Pop3Poller {
   // ── helpers ─────────────────────────────────────────────────────────────────────────────────
 
   private halted(): boolean {
-    return this.stopped || this.paused;
-  }
-
-  private resolveActiveWaiters(): void {
-    const waiters = this.activeWaiters;
-    this.activeWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  /** Resolves every checkNow() caller (on pause and stop). */
-  private releaseWaiters(): void {
-    this.resolveActiveWaiters();
-    const queued = this.queuedWaiters;
-    this.queuedWaiters = [];
-    for (const resolve of queued) resolve();
-  }
-
-  /** Waits `ms`; stop/pause end the wait early, and a checkNow() too when `checkCutsShort`. */
-  private sleep(ms: number, checkCutsShort: boolean): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const cancel = this.timers.once(ms, () => {
-        this.wakeLoop = undefined;
-        resolve();
-      });
-      this.wakeLoop = (reason) => {
-        if (reason === 'check' && !checkCutsShort) return;
-        cancel();
-        this.wakeLoop = undefined;
-        resolve();
-      };
-    });
-  }
-
-  private waitForWake(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wakeLoop = () => {
-        this.wakeLoop = undefined;
-        resolve();
-      };
-    });
-  }
-
-  private wake(reason: WakeReason): void {
-    this.wakeLoop?.(reason);
-  }
-}
-
-/**
- * Reads a RETR stream to its end (the session's next command waits for that). Throws when the
- * stream broke, i.e. the connection is gone.
- */
-async function drain(source: Pop3MailSource): Promise<void> {
-  if (Buffer.isBuffer(source) || source.readableEnded) return;
-  if (source.destroyed) throw source.errored ?? connectionLost();
-  source.resume();
-  try {
-    await finished(source);
-  } catch (error) {
-    throw isM365MailError(error) ? error : connectionLost(error);
-  }
-}
-
-/** Sends RETR `msgno` now; its answer is awaited later (a failure then, never as "unhandled"). */
-function retrAhead(client: Pop3SessionClient, msgno: number): Promise<Readable> {
-  const answer = client.retr(msgno);
-  answer.catch(() => undefined);
-  return answer;
-}
-
-/**
- * Reads and drops the answer to a RETR sent ahead that will not be handed over now (the poll
- * ends early), so the commands after it (DELE, QUIT) get their answers. Never throws: a broken
- * connection shows at QUIT.
- */
-async function discard(answer: Promise<Readable>): Promise<void> {
-  try {
-    await drain(await answer);
-  } catch {
-    // The session is broken; QUIT will say so.
-  }
-}
-
-/**
- * DELEs sent and not yet answered. Their answers queue behind the RETR sent ahead, so they are
- * awaited together at the end of a batch; a failure that ends the poll (see markForDeletion) is
- * kept and thrown at the next mail or at the end.
- */
-class PendingDeletions {
-  private readonly pending: Array<Promise<void>> = [];
-  private failure?: { error: unknown };
-
-  add(deletion: Promise<void>): void {
-    this.pending.push(deletion.catch((error: unknown) => {
-      this.failure ??= { error };
-    }));
-  }
-
-  throwIfFailed(): void {
-    if (this.failure) throw this.failure.error;
-  }
-
-  async settled(): Promise<void> {
-    await Promise.all(this.pending);
-    this.throwIfFailed();
-  }
-}
-
-function connectionLost(cause?: unknown): M365MailError {
-  return new M365MailError('POP3 connection closed while a mail was being handed over', { kind: 'network', retryable: true, cause });
-}
-
-/** Resolves true when `promise` settled within `ms`, false otherwise; never rejects. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise.then(() => true, () => true),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
-    ]);
-  } finally {
-    if (timer) clearTimeout(timer);
+    return this.shell.halted;
   }
 }

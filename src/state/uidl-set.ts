@@ -76,6 +76,14 @@ export class UidlSet {
     return removed;
   }
 
+  /** Forgets the given UIDLs; returns how many were there. */
+  remove(uidls: Iterable<string>): number {
+    let removed = 0;
+    for (const uidl of uidls) if (this.uidls.delete(uidl)) removed++;
+    if (removed > 0) this.changed();
+    return removed;
+  }
+
   values(): IterableIterator<string> {
     return this.uidls.values();
   }

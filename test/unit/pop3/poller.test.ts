@@ -315,6 +315,38 @@ describe('pop3 Pop3Poller (scripted client)', () => {
     assert.deepEqual(h.uidlsReceived(), h.box.uidls);
   });
 
+  it('keep: one short listing does not make it forget mails, so they are not emitted again when listed again', async () => {
+    const uidls = h.box.add(3);
+    h.start();
+    await h.poller.checkNow();
+    h.box.hidden = new Set([uidls[1]]); // the server lists only two of the three, once
+    await h.poller.checkNow();
+    h.box.hidden = new Set();
+    await h.poller.checkNow();
+    await h.poller.stop();
+    h.start(); // and after a restart
+    await h.poller.checkNow();
+    assert.deepEqual(h.uidlsReceived(), uidls, 'every mail emitted exactly once');
+  });
+
+  it('forgets a UIDL only once it was missing from 3 listings in a row', async () => {
+    const [gone, stays] = h.box.add(2);
+    h.start();
+    await h.poller.checkNow();
+    h.box.remove(new Set([gone]));
+    const stored = async (): Promise<string[]> => {
+      await h.poller.stop();
+      const record = await h.store.get<{ uidls: string[] }>('pop3:test');
+      h.start();
+      return record?.uidls ?? [];
+    };
+    await h.poller.checkNow();
+    await h.poller.checkNow();
+    assert.deepEqual((await stored()).sort(), [gone, stays], 'still remembered after 2 listings without it');
+    for (let i = 0; i < 3; i++) await h.poller.checkNow();
+    assert.deepEqual(await stored(), [stays], 'forgotten after 3 listings in a row without it');
+  });
+
   it('pause() stops polling and resume() polls again at once', async () => {
     const clock = new ManualClock();
     h.start({ mode: 'poll', intervalSec: 60, clock });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { M365MailError } from '../../../src/core/errors';
-import { EngineReporter } from '../../../src/util/engine-reporter';
+import { EngineReporter } from '../../../src/engine/reporter';
 
 interface Status {
   state: 'connecting' | 'watching' | 'stopped';
