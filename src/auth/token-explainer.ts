@@ -9,12 +9,15 @@ import type { MailProtocol } from './token-source';
 
 export type TokenKind = 'delegated' | 'app-only';
 
+/** The protocols a token is used for: the mail readers' and SMTP submission's. */
+export type TokenProtocol = MailProtocol | 'smtp';
+
 export interface TokenExpectation {
   /** Which kind the account's auth type produces. */
   kind?: TokenKind;
   /** Protocol the token is about to be used for; without it, any IMAP or POP permission will do. */
-  protocol?: MailProtocol;
-  /** Expected audience (token resource), e.g. https://outlook.office365.com. */
+  protocol?: TokenProtocol;
+  /** Expected audience (the resource Exchange Online wants), e.g. https://outlook.office365.com. */
   resource?: string;
   /** Clock, ms since epoch (tests). */
   now?: number;
@@ -43,7 +46,8 @@ const GRAPH_AUDIENCES = new Set([
   'https://dod-graph.microsoft.us',
   'https://microsoftgraph.chinacloudapi.cn',
 ]);
-const EXCHANGE_AUDIENCES = new Set([
+/** Audiences Exchange Online accepts in one cloud or another. */
+export const EXCHANGE_AUDIENCES: ReadonlySet<string> = new Set([
   EXCHANGE_APP_ID,
   'https://outlook.office.com',
   'https://outlook.office365.com',
@@ -52,13 +56,15 @@ const EXCHANGE_AUDIENCES = new Set([
   'https://partner.outlook.cn',
 ]);
 
-const DELEGATED_PERMISSION: Record<MailProtocol, string> = { imap: 'IMAP.AccessAsUser.All', pop3: 'POP.AccessAsUser.All' };
-const APP_PERMISSION: Record<MailProtocol, string> = { imap: 'IMAP.AccessAsApp', pop3: 'POP.AccessAsApp' };
-const PROTOCOL_LABEL: Record<MailProtocol, string> = { imap: 'IMAP', pop3: 'POP' };
+/** The Exchange Online permission each protocol needs, per kind of token. */
+export const DELEGATED_PERMISSION: Readonly<Record<TokenProtocol, string>> = { imap: 'IMAP.AccessAsUser.All', pop3: 'POP.AccessAsUser.All', smtp: 'SMTP.Send' };
+export const APP_PERMISSION: Readonly<Record<TokenProtocol, string>> = { imap: 'IMAP.AccessAsApp', pop3: 'POP.AccessAsApp', smtp: 'SMTP.SendAsApp' };
+const PROTOCOL_LABEL: Record<TokenProtocol, string> = { imap: 'IMAP', pop3: 'POP', smtp: 'SMTP' };
 
 type Claims = Record<string, unknown>;
 
-function normalizeAudience(aud: string): string {
+/** An audience as compared: no trailing slash, lower case. */
+export function normalizeAudience(aud: string): string {
   return aud.replace(/\/+$/, '').toLowerCase();
 }
 
@@ -84,8 +90,9 @@ export function decodeJwtPayload(token: string): Claims | undefined {
 }
 
 function wrongAudienceError(audience: string | undefined, graph: boolean, expected?: string): M365MailError {
-  const what = graph ? 'Microsoft Graph' : `"${audience ?? 'no audience'}"`;
-  return new M365MailError(`The access token is for ${what}, not for Exchange Online${expected ? ` (${expected})` : ''}.`, {
+  const has = audience ? `"${audience}"${graph ? ' (Microsoft Graph)' : ''}` : 'no audience';
+  const wants = expected ? `Exchange Online wants "${expected}"` : 'Exchange Online wants its own (e.g. "https://outlook.office365.com")';
+  return new M365MailError(`The access token is for ${has}, but ${wants}.`, {
     kind: 'wrong-audience',
     fix: 'Request only the IMAP/POP scopes of outlook.office.com (https://outlook.office.com/IMAP.AccessAsUser.All, '
       + 'https://outlook.office.com/POP.AccessAsUser.All, offline_access) or, app-only, https://outlook.office365.com/.default; '
@@ -93,7 +100,7 @@ function wrongAudienceError(audience: string | undefined, graph: boolean, expect
   });
 }
 
-function missingPermissionError(kind: TokenKind, wanted: string[], protocol?: MailProtocol): M365MailError {
+function missingPermissionError(kind: TokenKind, wanted: string[], protocol?: TokenProtocol): M365MailError {
   const perms = wanted.join(' or ');
   const consent = kind === 'app-only' ? 'Application permission' : 'Delegated permission';
   return new M365MailError(`The access token has no ${perms} ${kind === 'app-only' ? 'role' : 'scope'}${protocol ? ` for ${PROTOCOL_LABEL[protocol]}` : ''}.`, {
@@ -146,7 +153,7 @@ export function explainAccessToken(token: string, expectation: TokenExpectation 
 
   // Permissions are only worth naming when the token is for Exchange at all.
   if (!isGraph) {
-    const protocols: MailProtocol[] = expectation.protocol ? [expectation.protocol] : ['imap', 'pop3'];
+    const protocols: TokenProtocol[] = expectation.protocol ? [expectation.protocol] : ['imap', 'pop3'];
     const effectiveKind = expectation.kind ?? kind;
     if (effectiveKind === 'delegated') {
       const wanted = protocols.map((p) => DELEGATED_PERMISSION[p]);

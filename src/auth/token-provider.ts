@@ -23,6 +23,7 @@ import { M365MailError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { createNetworkClient, type HttpExchange } from './network-client';
 import { scopesFor } from './scopes';
+import { exchangeResourceFor, type ExpectedToken } from './refused-login';
 import { decodeJwtPayload } from './token-explainer';
 import { createEncryptedCachePlugin, type CacheBinding, type EncryptedFileCachePlugin } from './token-cache';
 import type { AccessTokenSource, MailProtocol } from './token-source';
@@ -306,6 +307,16 @@ class TokenProvider implements M365TokenProvider {
     };
     this.cached = token;
     return token;
+  }
+
+  expectedToken(): ExpectedToken {
+    const kind = isAppOnly(this.authType) ? 'app-only' : 'delegated';
+    return {
+      kind,
+      requestedResource: kind === 'app-only' ? this.endpoints.appOnlyResource : this.endpoints.delegatedResource,
+      exchangeResource: exchangeResourceFor(this.endpoints, kind),
+      clientId: this.config.clientId.trim(),
+    };
   }
 
   /** One token serves both protocols: the scopes of IMAP and POP are requested together (same resource). */

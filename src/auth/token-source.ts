@@ -1,4 +1,5 @@
 import type { MailProtocol } from '../core/protocol';
+import type { ExpectedToken } from './refused-login';
 export type { MailProtocol };
 
 /**
@@ -11,4 +12,9 @@ export interface AccessTokenSource {
    * after a server refused a token as expired.
    */
   getAccessToken(protocol: MailProtocol, options?: { forceRefresh?: boolean }): Promise<string>;
+  /**
+   * What this source's tokens should look like (kind, audience), so that a refused login can be
+   * explained by the token that was sent (explainRefusedLogin). Optional: test fakes lack it.
+   */
+  expectedToken?(): ExpectedToken;
 }

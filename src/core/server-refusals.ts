@@ -13,6 +13,11 @@ export interface RefusalContext {
   clientId?: string;
   /** App-only or delegated flow; when unknown, the fix texts cover both. */
   appOnly?: boolean;
+  /**
+   * The token sent was checked and has the right audience and permission: a refused login then
+   * lies on the mailbox side, and the fix names only those causes.
+   */
+  tokenChecked?: boolean;
 }
 
 /** The refusals the catalogue knows, by name. */
@@ -54,7 +59,31 @@ const servicePrincipalFix = (ctx: RefusalContext): string =>
   + `New-ServicePrincipal -AppId ${ctx.clientId || '<clientId>'} -ObjectId <object ID of the Enterprise Application, not of the App registration>, `
   + 'then Add-MailboxPermission -Identity <mailbox> -User <service principal id> -AccessRights FullAccess.';
 
-function authFailedFix(ctx: RefusalContext): string {
+/** The protocols whose logins the mailbox side can refuse; SMTP submission included. */
+export type LoginProtocol = MailProtocol | 'smtp';
+
+const MAILBOX_SWITCH: Record<LoginProtocol, string> = {
+  imap: 'Set-CASMailbox -Identity <mailbox> -ImapEnabled $true',
+  pop3: 'Set-CASMailbox -Identity <mailbox> -PopEnabled $true',
+  smtp: 'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false (and SMTP AUTH allowed for the organisation)',
+};
+
+/**
+ * What is left to check when the token that was refused has the right audience and permission:
+ * the protocol switched off for the mailbox, and for app-only the service principal in Exchange
+ * and its mailbox permission; for a signed-in user, access to the mailbox named.
+ */
+export function mailboxSideLoginFix(protocol: LoginProtocol, ctx: RefusalContext = {}): string {
+  const label = protocol === 'imap' ? 'IMAP' : protocol === 'pop3' ? 'POP' : 'SMTP AUTH';
+  const start = `The token is right, so check the mailbox side: ${label} must be enabled for the mailbox (${MAILBOX_SWITCH[protocol]}).`;
+  const delegated = 'The mailbox must be the signed-in user\'s own or one it has FullAccess to.';
+  if (ctx.appOnly === false) return `${start} ${delegated}`;
+  if (ctx.appOnly === true) return `${start} ${servicePrincipalFix(ctx)}`;
+  return `${start} App-only: ${servicePrincipalFix(ctx)} Signed-in user: ${delegated}`;
+}
+
+function authFailedFix(protocol: MailProtocol, ctx: RefusalContext): string {
+  if (ctx.tokenChecked) return mailboxSideLoginFix(protocol, ctx);
   if (ctx.appOnly === false) {
     return 'Check that the token has the IMAP.AccessAsUser.All / POP.AccessAsUser.All scope of Office 365 Exchange Online, that the user name is the signed-in mailbox, '
       + `and that IMAP/POP is enabled for it (${SET_CAS_MAILBOX}).`;
@@ -126,7 +155,7 @@ const RULES: RefusalRule[] = [
     kind: 'auth-failed', retryable: false,
     code: (protocol) => (protocol === 'imap' ? 'AUTHENTICATE failed' : 'Authentication failure'),
     title: (label) => `${label} server refused the access token (${label === 'IMAP' ? 'AUTHENTICATE failed' : 'Authentication failure'}).`,
-    fix: (_protocol, ctx) => authFailedFix(ctx),
+    fix: (protocol, ctx) => authFailedFix(protocol, ctx),
   },
   {
     name: 'folder-not-found', only: 'imap',

@@ -3,6 +3,7 @@
  * refused as expired (or refused at all — a cached token may be stale) is retried once with a
  * force-refreshed token; every other failure is thrown as an M365MailError.
  */
+import { explainRefusedLogin } from '../auth/refused-login';
 import { decodeJwtPayload } from '../auth/token-explainer';
 import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
@@ -108,7 +109,9 @@ async function connectOnce(options: ImapConnectionOptions, forceRefresh: boolean
     await client.connect();
   } catch (err) {
     client.close();
-    throw toImapError(err, { action: 'login', mailbox: options.mailbox, appOnly: options.appOnly });
+    // A refused login is explained by the token that was sent (audience, permission), never printed.
+    const refused = toImapError(err, { action: 'login', mailbox: options.mailbox, appOnly: options.appOnly });
+    throw explainRefusedLogin(refused, token, 'imap', options.tokenSource.expectedToken?.(), options.appOnly);
   }
   return { client, token, tokenExpiresAt: tokenExpiry(token) };
 }

@@ -7,7 +7,8 @@
 import { M365MailError, isM365MailError } from '../core/errors';
 import { DEFAULT_THROTTLE_BACKOFF_MS, serverRefusal } from '../core/server-refusals';
 import { parseThrottleHint } from '../core/backoff';
-import { explainAccessToken } from '../auth/token-explainer';
+import { explainRefusedLogin } from '../auth/refused-login';
+import type { AccessTokenSource } from '../auth/token-source';
 
 /** How long to hold off after a throttling answer that named no delay (the shared catalogue's default). */
 export const DEFAULT_THROTTLE_DELAY_MS = DEFAULT_THROTTLE_BACKOFF_MS;
@@ -50,11 +51,13 @@ export function callsForFreshToken(error: M365MailError): boolean {
 
 /**
  * Makes the fix text of a refused login concrete for the account's flow (app-only or delegated):
- * the client classifies without knowing the flow, so its fix covers both. Other errors, and any
- * error when the flow is unknown, are returned unchanged.
+ * the client classifies without knowing the flow, so its fix covers both. Other errors, errors
+ * whose fix is concrete already (explained by the token), and any error when the flow is unknown,
+ * are returned unchanged.
  */
 export function withAccountFix(error: M365MailError, appOnly: boolean | undefined): M365MailError {
   if (appOnly === undefined || (error.kind !== 'auth-failed' && error.kind !== 'not-connected')) return error;
+  if (error.fix !== serverRefusal(error.kind, 'pop3').fix) return error;
   const fix = serverRefusal(error.kind, 'pop3', { appOnly }).fix;
   return new M365MailError(error.message, {
     kind: error.kind, fix, code: error.code, retryable: error.retryable, retryAfterMs: error.retryAfterMs, cause: error,
@@ -62,17 +65,10 @@ export function withAccountFix(error: M365MailError, appOnly: boolean | undefine
 }
 
 /**
- * Exchange answers every refused token with the same words, whatever is wrong with it. When the
- * token itself shows why (issued for Microsoft Graph or another resource, or without the POP
- * permission), the error names that, with its fix text, and keeps the server's answer. Only the
- * token's claims are read; the token never appears in the error.
+ * A refused POP3 login explained by the token that was sent (see explainRefusedLogin, shared with
+ * IMAP and SMTP): wrong audience or missing permission by name, else the mailbox-side causes.
+ * `source` tells what the account's tokens should look like; without it the token speaks alone.
  */
-export function explainRefusedToken(error: M365MailError, accessToken: string): M365MailError {
-  if (error.kind !== 'auth-failed') return error;
-  const problem = explainAccessToken(accessToken, { protocol: 'pop3' }).problems
-    .find((p) => p.kind === 'wrong-audience' || p.kind === 'missing-permission');
-  if (!problem) return error;
-  return new M365MailError(`${problem.message} ${error.message}`, {
-    kind: problem.kind, fix: problem.fix, code: error.code, retryable: false, cause: error,
-  });
+export function explainRefusedToken(error: M365MailError, accessToken: string, source?: AccessTokenSource, appOnly?: boolean): M365MailError {
+  return explainRefusedLogin(error, accessToken, 'pop3', source?.expectedToken?.(), appOnly);
 }

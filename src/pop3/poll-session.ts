@@ -104,7 +104,7 @@ async function connectOnce(settings: Pop3SessionSettings, forceRefresh: boolean,
     await client.authXOAuth2(settings.mailbox, token);
   } catch (error) {
     client.close();
-    throw explainRefusedToken(toPop3PollError(error, 'login'), token);
+    throw explainRefusedToken(toPop3PollError(error, 'login'), token, settings.tokenSource);
   }
   return client;
 }

@@ -214,7 +214,9 @@ describe('pop3 Pop3Poller against Dovecot with XOAUTH2 and a real MSAL token', f
     assert.deepEqual(requests, [false, true]);
     assert.equal(h.errors.length, 1);
     assert.equal(h.errors[0].kind, 'auth-failed');
-    assert.match(h.errors[0].fix, /POP\.AccessAsApp/);
+    // The token is right for Exchange, so the fix names the mailbox side: bob has no FullAccess to alice's mailbox.
+    assert.match(h.errors[0].message, /token looks right/);
+    assert.match(h.errors[0].fix, /PopEnabled.*FullAccess/);
     assert.equal(h.poller.state, 'error');
   });
 
@@ -232,7 +234,7 @@ describe('pop3 Pop3Poller against Dovecot with XOAUTH2 and a real MSAL token', f
     assert.deepEqual(requests, [false], 'the same configuration would only get another Graph token');
     assert.equal(h.errors.length, 1);
     assert.equal(h.errors[0].kind, 'wrong-audience');
-    assert.match(h.errors[0].message, /Microsoft Graph, not for Exchange Online\. POP3 AUTH failed: -ERR \[AUTH\]/);
+    assert.match(h.errors[0].message, /"https:\/\/graph\.microsoft\.com" \(Microsoft Graph\), but Exchange Online wants its own .*\. POP3 AUTH failed: -ERR \[AUTH\]/);
     assert.match(h.errors[0].fix, /never User\.Read or another Graph scope/);
     assert.ok(!`${h.errors[0].message} ${h.errors[0].fix}`.includes(graphToken.split('.')[2]), 'no token in the error');
     assert.equal(h.poller.state, 'error');
