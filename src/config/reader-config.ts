@@ -36,17 +36,17 @@ export interface ParseResult<T> {
 
 const DEFAULT_MAX_ATTACHMENT_BYTES = 26214400;
 
-function configError(message: string, fix: string): M365MailError {
+export function configError(message: string, fix: string): M365MailError {
   return new M365MailError(message, { kind: 'config', fix });
 }
 
-function text(props: RawProps, key: string, fallback = ''): string {
+export function text(props: RawProps, key: string, fallback = ''): string {
   const value = props[key];
   if (value === undefined || value === null) return fallback;
   return String(value).trim();
 }
 
-function choice<T extends string>(props: RawProps, key: string, allowed: readonly T[], fallback: T, errors: M365MailError[]): T {
+export function choice<T extends string>(props: RawProps, key: string, allowed: readonly T[], fallback: T, errors: M365MailError[]): T {
   const value = text(props, key, fallback) || fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   errors.push(configError(`Unknown ${key} "${value}"`, `Choose one of: ${allowed.join(', ')}.`));

@@ -5,3 +5,4 @@ export { applyBatch, type ActionBatch, type ActionClient, type FetchedMail, type
 export { ActionSession, type ActionSessionOptions, type SessionItem, type SessionState } from './session';
 export { acquireActionSession, releaseActionSession, sessionKey } from './pool';
 export { PendingActions, type StoredAction } from './pending';
+export { ActionRunner, reportOf, type ActionReport, type ResolvedRequest } from './runner';

@@ -10,9 +10,9 @@ helper.init(nodeRedRuntimePath());
 
 const built = path.resolve(__dirname, '../../nodes');
 
-/** The three node modules as Node-RED loads them (module.exports = init function). */
+/** The node modules as Node-RED loads them (module.exports = init function). */
 export function builtNodes(): Array<(RED: unknown) => void> {
-  return ['m365-account', 'm365-imap-in', 'm365-pop3-in'].map((type) => require(path.join(built, `${type}.js`)));
+  return ['m365-account', 'm365-imap-in', 'm365-pop3-in', 'm365-imap-action'].map((type) => require(path.join(built, `${type}.js`)));
 }
 
 export { helper };

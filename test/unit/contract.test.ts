@@ -20,6 +20,9 @@ const CONTRACT: Record<string, { defaults: Record<string, string>; credentials?:
   'm365-pop3-in': {
     defaults: { account: '', mailbox: '', mode: 'poll', interval: '300', disposition: 'keep', attachments: 'include', attachmentDir: '', maxAttachmentBytes: '26214400', output: 'parsed', batchSize: '100' },
   },
+  'm365-imap-action': {
+    defaults: { account: '', mailbox: '', folder: 'INBOX', action: 'read', keyword: '', target: '', actionFromMsg: 'false' },
+  },
 };
 
 interface Definition {

@@ -4,7 +4,9 @@ import type { ErrorKind } from '../../core/errors';
 /** The few node states users see. */
 export type StatusState =
   | 'configured' | 'connecting' | 'watching' | 'polling' | 'fetching' | 'new'
-  | 'paused' | 'signed-out' | 'signed-in' | 'error' | 'stopped' | 'clear';
+  | 'paused' | 'signed-out' | 'signed-in' | 'error' | 'stopped' | 'clear'
+  // m365-imap-action: actions waiting for the server / confirmed by it
+  | 'pending' | 'done';
 
 export interface StatusUpdate {
   state: StatusState;
@@ -38,6 +40,10 @@ export function toNodeStatus(update: StatusUpdate, t: Translate): NodeStatus {
       return { fill: 'green', shape: 'dot', text: text(update.state) };
     case 'new':
       return { fill: 'blue', shape: 'dot', text: text('new', { count: update.count ?? 0 }) };
+    case 'pending':
+      return { fill: 'blue', shape: 'ring', text: text('pending', { count: update.count ?? 0 }) };
+    case 'done':
+      return { fill: 'green', shape: 'dot', text: text('done', { count: update.count ?? 0 }) };
     case 'paused':
     case 'configured':
     case 'stopped':
