@@ -49,7 +49,8 @@ export function exchangeResourceFor(
  *   account asked for the wrong one, the setting to change);
  * - missing permission: names the permission (IMAP.AccessAsApp, POP.AccessAsUser.All, SMTP.Send …);
  * - token looks right: keeps 'auth-failed' with a fix naming only the mailbox-side causes.
- * Other errors, opaque tokens and an unknown expectation with nothing to say come back unchanged.
+ * Without `expected` (a token source that does not say) the token's own claims are judged. Other
+ * errors and opaque tokens (nothing to read) come back unchanged.
  * The server's answer stays in the message; the token never appears.
  */
 export function explainRefusedLogin(

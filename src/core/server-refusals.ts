@@ -13,11 +13,6 @@ export interface RefusalContext {
   clientId?: string;
   /** App-only or delegated flow; when unknown, the fix texts cover both. */
   appOnly?: boolean;
-  /**
-   * The token sent was checked and has the right audience and permission: a refused login then
-   * lies on the mailbox side, and the fix names only those causes.
-   */
-  tokenChecked?: boolean;
 }
 
 /** The refusals the catalogue knows, by name. */
@@ -69,7 +64,8 @@ const MAILBOX_SWITCH: Record<LoginProtocol, string> = {
 };
 
 /**
- * What is left to check when the token that was refused has the right audience and permission:
+ * What is left to check when the token that was refused has the right audience and permission
+ * (src/auth/refused-login checks that; the catalogue's auth-failed fix also covers the token):
  * the protocol switched off for the mailbox, and for app-only the service principal in Exchange
  * and its mailbox permission; for a signed-in user, access to the mailbox named.
  */
@@ -82,8 +78,7 @@ export function mailboxSideLoginFix(protocol: LoginProtocol, ctx: RefusalContext
   return `${start} App-only: ${servicePrincipalFix(ctx)} Signed-in user: ${delegated}`;
 }
 
-function authFailedFix(protocol: MailProtocol, ctx: RefusalContext): string {
-  if (ctx.tokenChecked) return mailboxSideLoginFix(protocol, ctx);
+function authFailedFix(ctx: RefusalContext): string {
   if (ctx.appOnly === false) {
     return 'Check that the token has the IMAP.AccessAsUser.All / POP.AccessAsUser.All scope of Office 365 Exchange Online, that the user name is the signed-in mailbox, '
       + `and that IMAP/POP is enabled for it (${SET_CAS_MAILBOX}).`;
@@ -155,7 +150,7 @@ const RULES: RefusalRule[] = [
     kind: 'auth-failed', retryable: false,
     code: (protocol) => (protocol === 'imap' ? 'AUTHENTICATE failed' : 'Authentication failure'),
     title: (label) => `${label} server refused the access token (${label === 'IMAP' ? 'AUTHENTICATE failed' : 'Authentication failure'}).`,
-    fix: (protocol, ctx) => authFailedFix(protocol, ctx),
+    fix: (_protocol, ctx) => authFailedFix(ctx),
   },
   {
     name: 'folder-not-found', only: 'imap',
