@@ -535,8 +535,8 @@ export function signInBinding(config: AccountConfig): CacheBinding | undefined {
  * Creates the token source of one `m365-account`. Throws the first configuration problem (kind
  * 'config') up front; everything else surfaces as M365MailError from getAccessToken / sign-in calls.
  */
-export function createTokenProvider(config: AccountConfig, deps: TokenProviderDeps = {}): M365TokenProvider {
-  const problems = validateAccountConfig(config);
+/** `problems`: the caller's validateAccountConfig(config) result, when it has one (validated once per request). */
+export function createTokenProvider(config: AccountConfig, deps: TokenProviderDeps = {}, problems = validateAccountConfig(config)): M365TokenProvider {
   if (problems.length > 0) throw problems[0];
   if (!isAppOnly(config.authType) && deps.cacheFile && !deps.cacheSecret) {
     throw new M365MailError('No secret to encrypt the stored sign-in with.', {

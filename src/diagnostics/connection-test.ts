@@ -1,5 +1,5 @@
 import type { AccountConfig } from '../auth/account-config';
-import { isAppOnly, validateAccountConfig } from '../auth/account-config';
+import { isAppOnly } from '../auth/account-config';
 import { errorFromTransport } from '../auth/diagnose';
 import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
 import { explainAccessToken } from '../auth/token-explainer';
@@ -20,6 +20,8 @@ export interface ConnectionTestStep {
 
 export interface ConnectionTestOptions {
   config: AccountConfig;
+  /** validateAccountConfig(config), done once by the caller (it also decides whether a provider exists). */
+  problems: M365MailError[];
   /** Created by the caller for this config; undefined when the config is invalid. */
   provider: M365TokenProvider | undefined;
   /** Mailbox to log in as; empty = the signed-in user (delegated). */
@@ -47,7 +49,7 @@ function describeExpiry(expiresAt: Date | undefined): string {
  */
 export async function runConnectionTest(options: ConnectionTestOptions): Promise<ConnectionTestStep[]> {
   const steps: ConnectionTestStep[] = [];
-  const problems = validateAccountConfig(options.config);
+  const problems = options.problems;
   if (problems.length > 0 || !options.provider) {
     for (const problem of problems) steps.push(failed('config', problem));
     return steps;

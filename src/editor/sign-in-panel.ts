@@ -60,6 +60,9 @@ export function bindSignInPanel(options: SignInPanelOptions): SignInPanel {
       $('<a target="_blank" rel="noopener noreferrer" id="m365-verification-link"></a>').attr('href', status.verificationUri ?? '#').text(status.verificationUri ?? '').appendTo(box);
       $('<div class="m365-user-code" id="m365-user-code"></div>').text(status.userCode).appendTo(box);
       box.append($('<i class="fa fa-spinner fa-spin"></i>'), $('<span></span>').text(` ${t('signin.waiting')}`));
+    } else if (status.state === 'pending' && !status.url) {
+      // The runtime shows a pending sign-in's code or URL only to users who may change the account.
+      box.append($('<i class="fa fa-spinner fa-spin"></i>'), $('<span id="m365-signin-elsewhere"></span>').text(` ${t('signin.pendingElsewhere')}`));
     } else if (status.state === 'pending') {
       box.append($('<i class="fa fa-spinner fa-spin"></i>'), $('<span></span>').text(` ${t('signin.finishInWindow')} `));
       if (status.url) $('<a target="_blank" rel="noopener noreferrer" id="m365-auth-link"></a>').attr('href', status.url).text(t('signin.openAgain')).appendTo(box);

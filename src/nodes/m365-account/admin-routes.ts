@@ -6,8 +6,8 @@ import { bindingId } from '../../auth/token-cache';
 import { signInBinding, type M365TokenProvider } from '../../auth/token-provider';
 import { runConnectionTest } from '../../diagnostics/connection-test';
 import { listFolders } from '../../imap/folders';
-import { createAccountTokenProvider, toAccountConfig, type AccountNode } from './runtime';
-import { SignInSessions } from './sign-in-sessions';
+import { createAccountTokenProvider, toAccountConfig, type AccountNode } from './account-node';
+import { SignInSessions, withoutSignInSecrets } from './sign-in-sessions';
 
 // The editor sends this in place of a password it never saw: keep the deployed credential.
 const UNCHANGED_PASSWORD = '__PWRD__';
@@ -25,6 +25,22 @@ function errorBody(error: unknown): ErrorBody {
 }
 
 const accountIdOf = (req: Request): string => String(req.params.id);
+
+type Middleware = (req: Request, res: Response, next: () => void) => void;
+
+/**
+ * Whether Node-RED's permission middleware lets this request through, asked without answering
+ * the request: its refusal goes to a stand-in response. Node-RED decides (adminAuth off: yes).
+ */
+function allows(permission: Middleware, req: Request): Promise<boolean> {
+  return new Promise((resolve) => {
+    const refused = (): void => resolve(false);
+    const standIn: Record<string, unknown> = {};
+    for (const method of ['status', 'setHeader', 'header', 'set', 'type']) standIn[method] = () => standIn;
+    for (const method of ['end', 'send', 'json', 'sendStatus', 'redirect']) standIn[method] = refused;
+    permission(req, standIn as unknown as Response, () => resolve(true));
+  });
+}
 
 /** Whether two configurations share a stored sign-in (same app registration, tenant and cloud). */
 function sameSignIn(a: AccountConfig, b: AccountConfig): boolean {
@@ -69,14 +85,14 @@ export function registerAdminRoutes(RED: NodeAPI): void {
   }
 
   /** The deployed account's provider when the form matches it, else a provider just for this request. */
-  function providerFor(id: string, config: AccountConfig): { provider: M365TokenProvider; temporary: boolean } {
+  function providerFor(id: string, config: AccountConfig, problems: M365MailError[]): { provider: M365TokenProvider; temporary: boolean } {
     const node = deployed(id);
     if (node && node.problems.length === 0 && JSON.stringify(node.accountConfig) === JSON.stringify(config)) {
       return { provider: node.tokenProvider(), temporary: false };
     }
     const signIn = sessions.providerFor(id, config);
     if (signIn) return { provider: signIn, temporary: false };
-    return { provider: createAccountTokenProvider(RED, id, config, log), temporary: true };
+    return { provider: createAccountTokenProvider(RED, id, config, log, problems), temporary: true };
   }
 
   const settingsOf = (req: Request): Record<string, unknown> | undefined => {
@@ -89,9 +105,9 @@ export function registerAdminRoutes(RED: NodeAPI): void {
       const config = configFrom(accountIdOf(req), settingsOf(req));
       const mailbox = typeof req.body?.mailbox === 'string' ? req.body.mailbox : '';
       const problems = validateAccountConfig(config);
-      const lease = problems.length === 0 ? providerFor(accountIdOf(req), config) : undefined;
+      const lease = problems.length === 0 ? providerFor(accountIdOf(req), config, problems) : undefined;
       try {
-        const steps = await runConnectionTest({ config, provider: lease?.provider, mailbox });
+        const steps = await runConnectionTest({ config, problems, provider: lease?.provider, mailbox });
         res.json({ steps });
       } finally {
         if (lease?.temporary) lease.provider.dispose();
@@ -105,7 +121,7 @@ export function registerAdminRoutes(RED: NodeAPI): void {
       const problems = validateAccountConfig(config);
       if (problems.length > 0) throw problems[0];
       if (isAppOnly(config.authType)) throw new M365MailError('App-only accounts do not sign in a user', { kind: 'config', fix: 'Choose "User: device code" or "User: browser sign-in" as sign-in method.' });
-      const provider = createAccountTokenProvider(RED, accountIdOf(req), config, log);
+      const provider = createAccountTokenProvider(RED, accountIdOf(req), config, log, problems);
       if (config.authType === 'device-code') {
         res.json(await sessions.startDeviceCode(accountIdOf(req), config, provider));
       } else {
@@ -121,7 +137,10 @@ export function registerAdminRoutes(RED: NodeAPI): void {
       const id = accountIdOf(req);
       const node = deployed(id);
       const usable = node !== undefined && node.problems.length === 0;
-      const session = sessions.status(id);
+      // A pending sign-in's code or URL lets whoever uses it first sign the account in: only a
+      // user who may change the account sees it; others learn only that a sign-in is pending.
+      const status = sessions.status(id);
+      const session = status && status.state === 'pending' && !(await allows(write, req)) ? withoutSignInSecrets(status) : status;
       // A sign-in in progress or just failed is what the editor wants to see. A finished one was
       // made for the form's settings: it speaks for the account until they are deployed (the
       // deployed account still has other ones). Otherwise the deployed account answers from its
@@ -161,7 +180,7 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     const config = configFrom(id, settings);
     const problems = validateAccountConfig(config);
     if (problems.length > 0) throw problems[0];
-    const lease = providerFor(id, config);
+    const lease = providerFor(id, config, problems);
     try {
       const provider = lease.provider;
       let mailbox = typeof requested === 'string' ? requested.trim() : '';
@@ -177,8 +196,9 @@ export function registerAdminRoutes(RED: NodeAPI): void {
     }
   }
 
-  // The deployed account's folders (read permission: it connects only with deployed settings).
-  RED.httpAdmin.get(`${BASE}/accounts/:id/folders`, read, (req: Request, res: Response) => {
+  // The deployed account's folders. Write permission, as for every call that uses the account's
+  // credentials: a read-only user must not list the folders of any mailbox the app may open.
+  RED.httpAdmin.get(`${BASE}/accounts/:id/folders`, write, (req: Request, res: Response) => {
     folderList(accountIdOf(req), undefined, req.query.mailbox)
       .then((folders) => res.json({ folders }), (error: unknown) => res.status(400).json(errorBody(error)));
   });

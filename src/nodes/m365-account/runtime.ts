@@ -1,67 +1,14 @@
 import { rm } from 'node:fs/promises';
-import { LogLevel } from '@azure/msal-node';
-import type { Node, NodeAPI } from 'node-red';
-import { validateAccountConfig, type AccountConfig, type AccountCredentials } from '../../auth/account-config';
-import type { M365MailError } from '../../core/errors';
+import type { NodeAPI } from 'node-red';
+import { validateAccountConfig } from '../../auth/account-config';
 import { forgetOtherSignIn } from '../../auth/token-cache';
-import { createTokenProvider, signInBinding, type M365TokenProvider } from '../../auth/token-provider';
+import { signInBinding, type M365TokenProvider } from '../../auth/token-provider';
 import type { NodeProps } from '../shared/red';
-import { cacheSecret, tokenCacheFile } from '../shared/storage';
+import { tokenCacheFile } from '../shared/storage';
+import { createAccountTokenProvider, toAccountConfig, type AccountNode } from './account-node';
 import { registerAdminRoutes } from './admin-routes';
 
-export interface AccountNode extends Node<AccountCredentials> {
-  accountConfig: AccountConfig;
-  /** Configuration problems found at start; a reader node refuses to start while any exist. */
-  problems: M365MailError[];
-  /** The one token source of this account, shared by every reader that uses it. */
-  tokenProvider(): M365TokenProvider;
-  /** When this node was created (deployed or restarted), ms since epoch. */
-  startedAt: number;
-}
-
-const PROPERTY_NAMES = ['name', 'cloud', 'authorityHost', 'tenant', 'clientId', 'authType', 'certificateThumbprint',
-  'imapHost', 'imapPort', 'pop3Host', 'pop3Port', 'resource', 'proxy'] as const;
-
-/** Flow properties (or the editor's unsaved form) + credentials → the auth library's typed configuration. */
-export function toAccountConfig(props: Record<string, unknown>, credentials: AccountCredentials | undefined): AccountConfig {
-  const values: Record<string, string> = {};
-  for (const name of PROPERTY_NAMES) values[name] = props[name] === undefined || props[name] === null ? '' : String(props[name]).trim();
-  return {
-    ...values,
-    cloud: (values.cloud || 'global') as AccountConfig['cloud'],
-    authType: (values.authType || 'client-secret') as AccountConfig['authType'],
-    tenant: values.tenant,
-    clientId: values.clientId,
-    credentials: { clientSecret: credentials?.clientSecret || undefined, privateKey: credentials?.privateKey || undefined },
-  };
-}
-
-/**
- * MSAL's own log detail follows Node-RED's console log level, so `trace` (or `debug`) in settings.js
- * also shows what MSAL does; MSAL's PII logging stays off whatever the level.
- */
-export function msalLogLevelFor(RED: NodeAPI): LogLevel {
-  const logging = (RED.settings as unknown as { logging?: { console?: { level?: unknown } } }).logging;
-  const level = logging?.console?.level;
-  if (level === 'trace') return LogLevel.Verbose;
-  if (level === 'debug') return LogLevel.Info;
-  return LogLevel.Warning;
-}
-
-/** Creates the token provider of an account, with its encrypted sign-in file and Node-RED logging. */
-export function createAccountTokenProvider(RED: NodeAPI, accountId: string, config: AccountConfig, log: Pick<Node, 'debug' | 'warn' | 'error' | 'log'>): M365TokenProvider {
-  return createTokenProvider(config, {
-    cacheFile: tokenCacheFile(RED, accountId),
-    cacheSecret: cacheSecret(RED),
-    msalLogLevel: msalLogLevelFor(RED),
-    logger: {
-      debug: (m) => log.debug(m),
-      info: (m) => log.log(m),
-      warn: (m) => log.warn(m),
-      error: (m) => log.error(m),
-    },
-  });
-}
+export type { AccountNode } from './account-node';
 
 export default function registerAccountNode(RED: NodeAPI): void {
   function M365AccountNode(this: AccountNode, props: NodeProps): void {

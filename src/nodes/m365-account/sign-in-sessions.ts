@@ -13,6 +13,11 @@ export interface SignInStatus {
   fix?: string;
 }
 
+/** What a user who may not change the account learns of a pending sign-in: that it is pending. */
+export function withoutSignInSecrets(status: SignInStatus): SignInStatus {
+  return { state: status.state };
+}
+
 interface Session {
   config: AccountConfig;
   configKey: string;

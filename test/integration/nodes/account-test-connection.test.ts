@@ -194,7 +194,7 @@ describe('connection test explains a token of the wrong audience (test bed, stub
       getAccessToken: async () => graphToken,
       getAccount: async () => ({ username: USERS.alice, tenantId: CONTOSO.tenantId, homeAccountId: 'x' }),
     } as unknown as M365TokenProvider;
-    const steps = await runConnectionTest({ config, provider, mailbox: '', ca: bed.ca.caCertPem, timeoutMs: 5000 });
+    const steps = await runConnectionTest({ config, problems: [], provider, mailbox: '', ca: bed.ca.caCertPem, timeoutMs: 5000 });
     const explain = step(steps, 'explain');
     assert.equal(explain.ok, false);
     assert.equal(explain.kind, 'wrong-audience');

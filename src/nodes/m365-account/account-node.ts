@@ -1,0 +1,65 @@
+/**
+ * What the account node is to the rest of the package (its interface, its flow properties read
+ * into an AccountConfig, its token provider), apart from the node's registration, so the admin
+ * routes and the readers use it without importing the runtime that registers those routes.
+ */
+import { LogLevel } from '@azure/msal-node';
+import type { Node, NodeAPI } from 'node-red';
+import type { AccountConfig, AccountCredentials } from '../../auth/account-config';
+import type { M365MailError } from '../../core/errors';
+import { createTokenProvider, type M365TokenProvider } from '../../auth/token-provider';
+import { cacheSecret, tokenCacheFile } from '../shared/storage';
+
+export interface AccountNode extends Node<AccountCredentials> {
+  accountConfig: AccountConfig;
+  /** Configuration problems found at start; a reader node refuses to start while any exist. */
+  problems: M365MailError[];
+  /** The one token source of this account, shared by every reader that uses it. */
+  tokenProvider(): M365TokenProvider;
+  /** When this node was created (deployed or restarted), ms since epoch. */
+  startedAt: number;
+}
+
+const PROPERTY_NAMES = ['name', 'cloud', 'authorityHost', 'tenant', 'clientId', 'authType', 'certificateThumbprint',
+  'imapHost', 'imapPort', 'pop3Host', 'pop3Port', 'resource', 'proxy'] as const;
+
+/** Flow properties (or the editor's unsaved form) + credentials → the auth library's typed configuration. */
+export function toAccountConfig(props: Record<string, unknown>, credentials: AccountCredentials | undefined): AccountConfig {
+  const values: Record<string, string> = {};
+  for (const name of PROPERTY_NAMES) values[name] = props[name] === undefined || props[name] === null ? '' : String(props[name]).trim();
+  return {
+    ...values,
+    cloud: (values.cloud || 'global') as AccountConfig['cloud'],
+    authType: (values.authType || 'client-secret') as AccountConfig['authType'],
+    tenant: values.tenant,
+    clientId: values.clientId,
+    credentials: { clientSecret: credentials?.clientSecret || undefined, privateKey: credentials?.privateKey || undefined },
+  };
+}
+
+/**
+ * MSAL's own log detail follows Node-RED's console log level, so `trace` (or `debug`) in settings.js
+ * also shows what MSAL does; MSAL's PII logging stays off whatever the level.
+ */
+export function msalLogLevelFor(RED: NodeAPI): LogLevel {
+  const logging = (RED.settings as unknown as { logging?: { console?: { level?: unknown } } }).logging;
+  const level = logging?.console?.level;
+  if (level === 'trace') return LogLevel.Verbose;
+  if (level === 'debug') return LogLevel.Info;
+  return LogLevel.Warning;
+}
+
+/** Creates the token provider of an account, with its encrypted sign-in file and Node-RED logging. */
+export function createAccountTokenProvider(RED: NodeAPI, accountId: string, config: AccountConfig, log: Pick<Node, 'debug' | 'warn' | 'error' | 'log'>, problems?: M365MailError[]): M365TokenProvider {
+  return createTokenProvider(config, {
+    cacheFile: tokenCacheFile(RED, accountId),
+    cacheSecret: cacheSecret(RED),
+    msalLogLevel: msalLogLevelFor(RED),
+    logger: {
+      debug: (m) => log.debug(m),
+      info: (m) => log.log(m),
+      warn: (m) => log.warn(m),
+      error: (m) => log.error(m),
+    },
+  }, problems);
+}
