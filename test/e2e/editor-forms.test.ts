@@ -3,7 +3,7 @@
  * package installed and the local Microsoft 365 stand-in (identity server + Dovecot). The tests
  * build one flow step by step, as a user would — so they run in order and share the page:
  * account + Test connection, imap in → debug with a delivered mail, the folder picker, pop3 in,
- * a device-code sign-in. Each form is photographed into artifacts/screenshots/.
+ * imap action, a device-code sign-in. Each form is photographed into artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -105,15 +105,15 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await bed?.stop();
   });
 
-  it('lists both reader nodes under their own "Microsoft 365" palette category', async function () {
+  it('lists the reader and action nodes under their own "Microsoft 365" palette category', async function () {
     const category = page.locator('#red-ui-palette-container-Microsoft_365');
     await category.scrollIntoViewIfNeeded();
     assert.equal((await page.locator('#red-ui-palette-header-Microsoft_365').innerText()).trim(), 'Microsoft 365');
-    for (const type of ['m365-imap-in', 'm365-pop3-in']) {
+    for (const type of ['m365-imap-in', 'm365-pop3-in', 'm365-imap-action']) {
       const paletteNode = category.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
       await paletteNode.waitFor();
       assert.equal(await paletteNode.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(80, 169, 226)');
-      assert.match(String(await paletteNode.locator('.red-ui-palette-icon').getAttribute('style')), /m365-(mail|pop3)\.svg/);
+      assert.match(String(await paletteNode.locator('.red-ui-palette-icon').getAttribute('style')), /m365-(mail|pop3|action)\.svg/);
     }
   });
 
@@ -240,6 +240,33 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     const pop3DebugName = await editor.node(pop3DebugId).locator('.red-ui-flow-node-label').textContent();
     await editor.debugMessage('Hello from the browser test').filter({ hasText: `node: ${pop3DebugName}` }).waitFor({ timeout: 20000 });
     assert.doesNotMatch(nodeRed!.log(), /\[error\]/);
+  });
+
+  it('adds an imap action node: the rows follow the action, folders come from the server, the label names the action', async function () {
+    const actionId = await editor.addFromPalette('m365-imap-action', 400, 300);
+    await editor.edit(actionId);
+    await input('node-input-account').selectOption({ label: 'Contoso (app-only)' });
+    await input('node-input-mailbox').fill(daemon.mailbox);
+    assert.equal(await input('node-input-action').inputValue(), 'read');
+    assert.equal(await input('node-input-folder').inputValue(), 'INBOX');
+    await input('node-input-target').waitFor({ state: 'hidden' });
+    await input('node-input-keyword').waitFor({ state: 'hidden' });
+    await input('node-input-action').selectOption('add-keyword');
+    await input('node-input-keyword').waitFor({ state: 'visible' });
+    await input('node-input-action').selectOption('fetch');
+    await input('node-input-output').waitFor({ state: 'visible' });
+    await input('node-input-keyword').waitFor({ state: 'hidden' });
+    await input('node-input-action').selectOption('move');
+    await input('node-input-target').waitFor({ state: 'visible' });
+    await input('node-input-output').waitFor({ state: 'hidden' });
+    await editor.tray().locator('#m365-pick-target').click();
+    const picker = editor.tray().locator('#m365-target-status select.m365-folder-select');
+    await picker.waitFor();
+    await picker.selectOption('Archive');
+    assert.equal(await input('node-input-target').inputValue(), 'Archive');
+    await shoot('imap-action-form');
+    await editor.confirmTray();
+    await editor.node(actionId).locator('.red-ui-flow-node-label', { hasText: 'Move to folder' }).waitFor({ timeout: 10000 });
   });
 
   it('signs in with a device code: shows code and link, the user signs in, the dialog reports who', async function () {

@@ -149,6 +149,28 @@ describe('m365-imap-action in the Node-RED runtime (test bed)', function () {
     assert.deepEqual((out.received[1].msg.mail as Msg).action, { name: 'delete', result: 'gone', uid: mine });
   });
 
+  it('shares one IMAP connection between the action nodes of one account and mailbox', async function () {
+    const folder = 'NodeShared';
+    const [first, second] = await folderWith(folder, ['s1', 's2']);
+    const account = bed.accountFor('daemon');
+    await helper.load(builtNodes(), [
+      { id: 'tab', type: 'tab', label: 'shared' },
+      account.node('acc'),
+      { id: 'reader', z: 'tab', type: 'm365-imap-action', account: 'acc', mailbox: USERS.alice, folder, action: 'read', wires: [['out']] },
+      { id: 'flagger', z: 'tab', type: 'm365-imap-action', account: 'acc', mailbox: USERS.alice, folder, action: 'flag', wires: [['out']] },
+      { id: 'out', z: 'tab', type: 'helper' },
+    ], { acc: account.credentials });
+    const out = new Collector(helper.getNode('out'));
+    (helper.getNode('reader') as unknown as Receiver).receive({ uid: first });
+    (helper.getNode('flagger') as unknown as Receiver).receive({ uid: second });
+    await out.waitForCount(2);
+    const who = await bed.dovecot.doveadm(['who', USERS.alice]);
+    const sessions = who.split('\n').slice(1).filter((line) => line.includes('imap')).reduce((n, line) => n + Number(/\s(\d+)\s+imap/.exec(line)?.[1] ?? 1), 0);
+    assert.equal(sessions, 1, `IMAP sessions of alice: ${who}`);
+    const now = await flags(folder);
+    assert.ok(now.get(first)?.includes('\\Seen') && now.get(second)?.includes('\\Flagged'));
+  });
+
   it('reports a msg that names no mail to Catch, with a fix', async function () {
     const { act, caught } = await loadAction({ action: 'read' });
     act.receive({ payload: 'no mail here' });
