@@ -5,7 +5,7 @@
  */
 export interface BenchConfig {
   quick: boolean;
-  /** Phases to run: drain, memory, big, pop3, latency, tokens, scale. */
+  /** Phases to run: drain, ack, memory, big, pop3, latency, tokens, scale. */
   phases: Set<string>;
   drainSmall: number;
   drainLarge: number;
@@ -27,7 +27,7 @@ export interface BenchConfig {
   skipEmail: boolean;
 }
 
-const ALL_PHASES = ['drain', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale'];
+const ALL_PHASES = ['drain', 'ack', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale'];
 
 function int(name: string, full: number, quick: number, isQuick: boolean): number {
   const raw = process.env[name];

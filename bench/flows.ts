@@ -36,6 +36,11 @@ return null;`;
   return { id, z: TAB.id, type: 'function', name: 'stamper', func, outputs: 0, wires: [] };
 }
 
+/** An m365-imap-action node (`action` on the mail of each msg) wired to `wireTo`. */
+export function imapAction(id: string, account: string, action: string, wireTo: string): FlowNode {
+  return { id, z: TAB.id, type: 'm365-imap-action', name: '', account, mailbox: '', folder: 'INBOX', action, keyword: '', target: '', actionFromMsg: false, output: 'parsed', wires: [[wireTo]] };
+}
+
 export interface ImapInOptions {
   mailbox: string;
   folder: string;

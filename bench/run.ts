@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ensureTestCa } from '../test/env/ca';
 import { startBenchBed, DRAIN_LARGE_FOLDER, DRAIN_SMALL_FOLDER } from './bed';
 import { readConfig } from './config';
+import { ackPhase } from './phases/ack';
 import { drainPhase } from './phases/drain';
 import { latencyPhase } from './phases/latency';
 import { bigAttachmentPhase, cappedDrainPhase } from './phases/memory';
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   if (!config.skipEmail) emailNodePackage(); // installed before anything is timed
   const bed = await startBenchBed({ scaleMailboxes: phase('scale') ? config.scaleMailboxes : 0 });
   try {
-    if (phase('drain') || phase('memory') || phase('pop3')) {
+    if (phase('drain') || phase('ack') || phase('memory') || phase('pop3')) {
       const seeded = await seedCorpus(bed, config.drainSmall, phase('drain') || phase('memory') ? config.drainLarge : 0);
       results.detail('corpus', seeded);
       console.log(`bench: corpus ${seeded.small.count} + ${seeded.large.count} mails (avg ${Math.round(seeded.small.bytes / Math.max(1, seeded.small.count) / 1024)} KB) seeded in ${seeded.seconds.toFixed(1)} s`);
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
       await drainPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall, config.drainRepeat);
       await drainPhase(bed, config, results, DRAIN_LARGE_FOLDER, config.drainLarge);
     }
+    if (phase('ack')) await ackPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall);
     if (phase('big')) await bigAttachmentPhase(bed, config, results);
     if (phase('pop3')) await pop3Phase(bed, config, results);
     const latency = phase('latency') ? await latencyPhase(bed, config, results) : undefined;
