@@ -31,6 +31,10 @@ export type ErrorKind =
   | 'mailbox-not-found'
   | 'folder-not-found'
   | 'throttled'
+  | 'smtp-auth-disabled'  // 535 5.7.139: SMTP AUTH switched off for the tenant or the mailbox
+  | 'send-as-denied'      // 554 5.2.0 SendAsDenied / 550 5.7.60: no Send As right for msg.from
+  | 'sender-blocked'      // 550 5.1.8: the mailbox is restricted from sending (outbound spam)
+  | 'mail-refused'        // the server refused this one mail for good (recipients, size, content)
   | 'network'
   | 'tls'
   | 'timeout'

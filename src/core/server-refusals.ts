@@ -186,3 +186,191 @@ export function serverRefusal(name: RefusalName, protocol: MailProtocol, ctx: Re
   const rule = RULES.find((r) => r.name === name) as RefusalRule;
   return toRefusal(rule, protocol, '', ctx);
 }
+
+// ---------------------------------------------------------------------------------------------
+// SMTP submission (m365-mail-out). SMTP replies carry a reply code and an enhanced status code
+// (RFC 3463), so these rows match on codes first and Exchange's wording second. Each row says
+// whether the refusal ends the session (`session`: the mail stays in the outbox and is retried,
+// the node shows the fix) or refuses this one mail (`mail`: it goes to Catch nodes and leaves the
+// outbox), and whether waiting helps.
+
+/** Which SMTP refusal the catalogue knows, by name. */
+export type SmtpRefusalName =
+  | 'smtp-auth-disabled' | 'smtp-basic-auth' | 'smtp-auth-failed' | 'smtp-not-authenticated' | 'smtp-tls-required'
+  | 'smtp-send-as-denied' | 'smtp-sender-blocked' | 'smtp-throttled' | 'smtp-busy' | 'smtp-too-many-connections'
+  | 'smtp-temporary' | 'smtp-mail-refused';
+
+export interface SmtpServerRefusal {
+  name: SmtpRefusalName;
+  kind: ErrorKind;
+  title: string;
+  fix: string;
+  code?: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+  /** `session`: nothing about this mail; it stays queued. `mail`: this mail is refused for good. */
+  scope: 'session' | 'mail';
+}
+
+interface SmtpRule {
+  name: SmtpRefusalName;
+  matches: (reply: { code: number; status?: string; text: string }) => boolean;
+  kind: ErrorKind;
+  retryable: boolean;
+  scope: 'session' | 'mail';
+  title: string;
+  fix: (ctx: RefusalContext) => string;
+  retryAfterMs?: number;
+}
+
+const SMTP_AUTH_SWITCH = 'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false';
+const SMTP_PERMISSION = (ctx: RefusalContext): string => (ctx.appOnly === true
+  ? 'the SMTP.SendAsApp application permission of "Office 365 Exchange Online" with admin consent'
+  : ctx.appOnly === false ? 'the SMTP.Send delegated permission (https://outlook.office.com/SMTP.Send)'
+    : 'SMTP.Send (signed-in user: https://outlook.office.com/SMTP.Send) or SMTP.SendAsApp (app-only, with admin consent)');
+
+/** How long to hold off after Exchange's per-mailbox rate limit (421 4.7.66) when it named no delay. */
+export const SMTP_THROTTLE_BACKOFF_MS = 60_000;
+
+/** First match wins. */
+const SMTP_RULES: SmtpRule[] = [
+  {
+    // "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant/Mailbox.
+    // Visit https://aka.ms/smtp_auth_disabled". Source: "Enable or disable authenticated client SMTP
+    // submission (SMTP AUTH) in Exchange Online",
+    // https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/authenticated-client-smtp-submission
+    // (the same code with "security defaults" or "did not meet the criteria" means the sign-in policy blocks it).
+    name: 'smtp-auth-disabled', matches: (r) => r.status === '5.7.139' || /SmtpClientAuthentication is disabled/i.test(r.text),
+    kind: 'smtp-auth-disabled', retryable: false, scope: 'session',
+    title: 'SMTP server refused the login: SMTP AUTH is disabled (535 5.7.139).',
+    fix: () => `Enable SMTP AUTH for the mailbox in Exchange Online PowerShell: ${SMTP_AUTH_SWITCH}, and for the organisation `
+      + '(Exchange admin center → Settings → Mail flow: clear "Turn off SMTP AUTH protocol for your organization", or Set-TransportConfig -SmtpClientAuthenticationDisabled $false). '
+      + 'If the text mentions security defaults or a policy, the sign-in policy blocks SMTP AUTH for this user. Changes take up to an hour.',
+  },
+  {
+    // "550 5.7.30 Basic authentication is not supported for Client Submission": a password was sent.
+    // Source: "Exchange Online to retire Basic auth for Client Submission (SMTP AUTH)",
+    // https://techcommunity.microsoft.com/blog/exchange/exchange-online-to-retire-basic-auth-for-client-submission-smtp-auth/4114750
+    name: 'smtp-basic-auth', matches: (r) => r.status === '5.7.30',
+    kind: 'auth-failed', retryable: false, scope: 'session',
+    title: 'SMTP server refused a password login (550 5.7.30 Basic authentication is not supported).',
+    fix: () => 'Exchange Online accepts only OAuth (XOAUTH2) for SMTP submission; this node always signs in with a token. Check that smtpHost/smtpPort point at Exchange Online\'s submission endpoint and no relay in between replaces the login.',
+  },
+  {
+    // "535 5.7.3 Authentication unsuccessful": Exchange's answer to every refused token. Sources:
+    // https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+    // (SMTP.Send / SMTP.SendAsApp, the service principal) and the SMTP AUTH page above.
+    name: 'smtp-auth-failed', matches: (r) => r.code === 535 || (r.code >= 500 && /Authentication unsuccessful/i.test(r.text)),
+    kind: 'auth-failed', retryable: false, scope: 'session',
+    title: 'SMTP server refused the access token (535 5.7.3 Authentication unsuccessful).',
+    fix: (ctx) => `Check that the token is for Office 365 Exchange Online with ${SMTP_PERMISSION(ctx)}, that SMTP AUTH is enabled for the mailbox (${SMTP_AUTH_SWITCH}) `
+      + `and the organisation${ctx.appOnly === false ? '' : `, and for app-only the service principal: ${servicePrincipalFix(ctx)}`}`,
+  },
+  {
+    // "530 5.7.57 Client not authenticated to send mail" (Exchange also says "... to send anonymous mail
+    // during MAIL FROM"). Source: "How to set up a multifunction device or application to send email
+    // using Microsoft 365", https://learn.microsoft.com/exchange/mail-flow-best-practices/how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365
+    name: 'smtp-not-authenticated', matches: (r) => r.status === '5.7.57',
+    kind: 'auth-failed', retryable: true, scope: 'session',
+    title: 'SMTP server refused to send: the session was not authenticated (530 5.7.57).',
+    fix: () => 'The login did not happen or did not hold (STARTTLS and AUTH XOAUTH2 must both succeed before MAIL FROM). This is retried with a fresh connection; if it persists, check that smtpHost/smtpPort are Exchange Online\'s submission endpoint (smtp.office365.com:587).',
+  },
+  {
+    // Exchange refuses MAIL before STARTTLS ("451 5.7.3 STARTTLS is required to send mail") and AUTH
+    // before it ("504 5.7.4 Unrecognized authentication type"). Source: the SMTP AUTH page above (TLS required).
+    name: 'smtp-tls-required', matches: (r) => /STARTTLS is required|Must issue a STARTTLS/i.test(r.text) || r.status === '5.7.4',
+    kind: 'tls', retryable: false, scope: 'session',
+    title: 'SMTP server requires STARTTLS before login and mail.',
+    fix: () => 'This node always uses STARTTLS and never logs in without it: check that smtpHost/smtpPort are the submission endpoint (port 587), not a port of another service, and that nothing in between strips STARTTLS.',
+  },
+  {
+    // "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied" and
+    // "550 5.7.60 SMTP; Client does not have permissions to send as this sender". Sources: the
+    // multifunction-device page above (5.7.60) and "Manage permissions for recipients in Exchange Online",
+    // https://learn.microsoft.com/exchange/recipients-in-exchange-online/manage-permissions-for-recipients
+    name: 'smtp-send-as-denied', matches: (r) => r.status === '5.7.60' || /SendAsDenied/i.test(r.text),
+    kind: 'send-as-denied', retryable: false, scope: 'mail',
+    title: 'SMTP server refused the sender: the mailbox may not send as this From address (SendAsDenied).',
+    fix: () => 'Send from the mailbox that logs in (leave msg.from empty), or give it the right: Add-RecipientPermission -Identity <msg.from address> -Trustee <mailbox> -AccessRights SendAs '
+      + '(or "Send on behalf" with Set-Mailbox -GrantSendOnBehalfTo). Changes take up to an hour.',
+  },
+  {
+    // "550 5.1.8 Access denied, bad outbound sender": the mailbox is on the Restricted entities list
+    // after sending spam. Sources: "Fix NDR error 550 5.1.8",
+    // https://learn.microsoft.com/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/fix-error-code-550-5-1-8-in-exchange-online
+    // and "Remove blocked users from the Restricted entities page",
+    // https://learn.microsoft.com/defender-office-365/outbound-spam-restore-restricted-users
+    name: 'smtp-sender-blocked', matches: (r) => r.status === '5.1.8' || /bad outbound sender/i.test(r.text),
+    kind: 'sender-blocked', retryable: true, scope: 'session', retryAfterMs: 15 * 60_000,
+    title: 'SMTP server refused the sender: the mailbox is blocked from sending (550 5.1.8 Access denied, bad outbound sender).',
+    fix: () => 'Microsoft 365 restricted this mailbox for outbound spam. Secure the account (it may be compromised), then unblock it in the Microsoft Defender portal → Email & collaboration → Review → Restricted entities. '
+      + 'The mail waits in the outbox and is retried every 15 minutes.',
+  },
+  {
+    // "421 4.7.66 Too many messages submitted by this mailbox": Exchange's 30 messages a minute.
+    // Source: "Exchange Online limits" → Sending limits,
+    // https://learn.microsoft.com/office365/servicedescriptions/exchange-online-service-description/exchange-online-limits#sending-limits
+    name: 'smtp-throttled', matches: (r) => r.status === '4.7.66' || (r.code >= 400 && r.code < 500 && parseThrottleHint(r.text) !== undefined),
+    kind: 'throttled', retryable: true, scope: 'session', retryAfterMs: SMTP_THROTTLE_BACKOFF_MS,
+    title: 'SMTP server is throttling this mailbox (421 4.7.66 too many messages).',
+    fix: () => 'Handled automatically: the node waits and sends on. Exchange Online accepts 30 messages a minute per mailbox; keep the node\'s pace at 30 or below (and count other senders of the mailbox).',
+  },
+  {
+    // "451 4.7.500 Server busy. Please try again later" (4.7.500-699: access temporarily denied).
+    // Source: "Email non-delivery reports and SMTP errors in Exchange Online",
+    // https://learn.microsoft.com/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online
+    name: 'smtp-busy', matches: (r) => /^4\.7\.[5-6]\d\d$/.test(r.status ?? ''),
+    kind: 'throttled', retryable: true, scope: 'session', retryAfterMs: 30_000,
+    title: 'SMTP server is busy (451 4.7.500).',
+    fix: () => 'Handled automatically: the node waits and tries again.',
+  },
+  {
+    // "421 4.3.2 The maximum number of concurrent connections has exceeded a limit": Exchange allows
+    // few concurrent SMTP connections per mailbox. Source: the Exchange Online limits page above.
+    name: 'smtp-too-many-connections', matches: (r) => r.status === '4.3.2' || /concurrent connections/i.test(r.text),
+    kind: 'throttled', retryable: true, scope: 'session', retryAfterMs: 30_000,
+    title: 'SMTP server refused another connection for this mailbox (421 4.3.2).',
+    fix: () => 'Handled automatically: the node waits and tries again. It keeps one connection per account and mailbox; other programs sending as the same mailbox count too.',
+  },
+  {
+    // Any other 4xx (e.g. "451 4.4.0 Mailbox server not available"): transient by definition (RFC 5321 §4.2.1).
+    name: 'smtp-temporary', matches: (r) => r.code >= 400 && r.code < 500,
+    kind: 'server-error', retryable: true, scope: 'session',
+    title: 'SMTP server reported a temporary problem.',
+    fix: () => 'Handled automatically: the mail stays in the outbox and is sent when the server accepts it.',
+  },
+  {
+    // Any other 5xx for this mail (a recipient that does not exist, a mail too large, content refused):
+    // permanent (RFC 5321 §4.2.1). Source for Exchange's codes: the NDR page above.
+    name: 'smtp-mail-refused', matches: (r) => r.code >= 500,
+    kind: 'mail-refused', retryable: false, scope: 'mail',
+    title: 'SMTP server refused the mail.',
+    fix: () => 'See the server\'s answer: check the recipients\' addresses, the size (Exchange Online accepts up to 35 MB by default) and the content. The mail was taken out of the outbox.',
+  },
+];
+
+/** Reply code, enhanced status code and text of an SMTP reply line ("550 5.1.8 Access denied ..."). */
+export function parseSmtpReply(reply: string): { code: number; status?: string; text: string } {
+  const match = /^(\d{3})[ -](?:(\d\.\d{1,3}\.\d{1,3})\s)?/.exec(reply.trim());
+  return { code: match ? Number(match[1]) : 0, status: match?.[2], text: reply };
+}
+
+/**
+ * Looks an SMTP reply up in the catalogue; `undefined` for a positive reply or one without a
+ * code. `stage` says where it came: a refusal at the greeting or AUTH never refuses the mail
+ * (scope 'session': the mail stays queued, retried later even when waiting alone will not help).
+ */
+export function diagnoseSmtpRefusal(reply: string, ctx: RefusalContext = {}, stage: 'session' | 'mail' = 'mail'): SmtpServerRefusal | undefined {
+  const parsed = parseSmtpReply(reply);
+  if (parsed.code < 400) return undefined;
+  const rule = SMTP_RULES.find((r) => r.matches(parsed));
+  if (!rule) return undefined;
+  const hint = parseThrottleHint(reply)?.retryAfterMs;
+  return {
+    name: rule.name, kind: rule.kind, title: rule.title, fix: rule.fix(ctx),
+    code: parsed.status ? `${parsed.code} ${parsed.status}` : String(parsed.code),
+    retryable: rule.retryable,
+    retryAfterMs: rule.retryable ? hint ?? rule.retryAfterMs : undefined,
+    scope: stage === 'session' ? 'session' : rule.scope,
+  };
+}

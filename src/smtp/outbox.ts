@@ -1,0 +1,174 @@
+/**
+ * The durable outbox of one m365-mail-out node: one file per mail in its own folder under the
+ * Node-RED user directory, written (fsync, rename, folder fsync) before the node takes the msg and
+ * removed only after the server's 250. A restart finds every mail that was not confirmed, in the
+ * order the node took them. Only the sequence numbers are held in memory (a few bytes per mail);
+ * a mail's content is read when it is its turn, so 10,000 waiting mails cost little memory.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { M365MailError } from '../core/errors';
+import { removeFileDurably, removeStaleTempFiles, writeFileAtomic } from '../state/atomic-file';
+import type { SmtpEnvelope } from './compile';
+import { decodeMsg, encodeMsg } from './msg-codec';
+
+/** One mail in the outbox. */
+export interface OutboxMail {
+  seq: number;
+  /** ms since epoch when the node took the msg. */
+  enqueuedAt: number;
+  /** The mailbox that logs in and sends it. */
+  mailbox: string;
+  messageId: string;
+  envelope: SmtpEnvelope;
+  raw: Buffer;
+  /** The input msg it came from. */
+  msg: Record<string, unknown>;
+}
+
+export type NewOutboxMail = Omit<OutboxMail, 'seq' | 'enqueuedAt'>;
+
+const SUFFIX = '.mail';
+const FORMAT = 1;
+
+function fileName(seq: number): string {
+  return `${String(seq).padStart(12, '0')}${SUFFIX}`;
+}
+
+function storageError(action: string, error: unknown): M365MailError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  return new M365MailError(`The outbox could not ${action} (${code}).`, {
+    kind: 'storage', retryable: false, cause: error,
+    fix: 'Check that the Node-RED user directory can be written and has free space.',
+  });
+}
+
+export class Outbox {
+  /** Sequence numbers of the mails on disk, oldest first. */
+  private readonly queued: number[] = [];
+  /** Sequence numbers being written: a later mail waits until these are on disk (order). */
+  private readonly writing = new Set<number>();
+  private nextSeq = 1;
+  private listeners: Array<() => void> = [];
+
+  constructor(readonly dir: string) {}
+
+  /** Creates the folder, drops interrupted writes and lists what is waiting. */
+  async open(): Promise<void> {
+    try {
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await removeStaleTempFiles(this.dir);
+      const seqs = (await fs.readdir(this.dir))
+        .filter((name) => name.endsWith(SUFFIX))
+        .map((name) => Number(name.slice(0, -SUFFIX.length)))
+        .filter((seq) => Number.isSafeInteger(seq) && seq > 0)
+        .sort((a, b) => a - b);
+      this.queued.splice(0, this.queued.length, ...seqs);
+      this.nextSeq = (seqs[seqs.length - 1] ?? 0) + 1;
+    } catch (error) {
+      throw storageError('be opened', error);
+    }
+  }
+
+  /** Mails waiting (written and being written). */
+  get size(): number {
+    return this.queued.length + this.writing.size;
+  }
+
+  /** Called whenever a mail was added. */
+  onAdded(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Writes a mail to disk; resolves once it is durable. */
+  async add(mail: NewOutboxMail, now = Date.now()): Promise<OutboxMail> {
+    const seq = this.nextSeq++;
+    const entry: OutboxMail = { ...mail, seq, enqueuedAt: now };
+    const text = `{"v":${FORMAT},"seq":${seq},"enqueuedAt":${now},"mailbox":${JSON.stringify(mail.mailbox)},`
+      + `"messageId":${JSON.stringify(mail.messageId)},"envelope":${JSON.stringify(mail.envelope)},`
+      + `"raw":${JSON.stringify(mail.raw.toString('latin1'))},"msg":${encodeMsg(mail.msg)}}`;
+    this.writing.add(seq);
+    try {
+      await writeFileAtomic(path.join(this.dir, fileName(seq)), text);
+    } catch (error) {
+      throw storageError('store the mail', error);
+    } finally {
+      this.writing.delete(seq);
+    }
+    insertSorted(this.queued, seq);
+    for (const listener of this.listeners) listener();
+    return entry;
+  }
+
+  /** The oldest mail's sequence number, unless an older one is still being written. */
+  peek(): number | undefined {
+    const first = this.queued[0];
+    if (first === undefined) return undefined;
+    for (const seq of this.writing) if (seq < first) return undefined;
+    return first;
+  }
+
+  /** Reads one mail. */
+  async load(seq: number): Promise<OutboxMail> {
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(this.dir, fileName(seq)), 'utf8');
+    } catch (error) {
+      throw storageError('read a mail', error);
+    }
+    let data: Record<string, unknown>;
+    try {
+      data = decodeMsg(text);
+    } catch (error) {
+      throw storageError('read a damaged mail', error);
+    }
+    if (data.v !== FORMAT) throw storageError(`read a mail of format ${String(data.v)}`, new Error('format'));
+    return {
+      seq,
+      enqueuedAt: Number(data.enqueuedAt),
+      mailbox: String(data.mailbox),
+      messageId: String(data.messageId),
+      envelope: data.envelope as SmtpEnvelope,
+      raw: Buffer.from(String(data.raw), 'latin1'),
+      msg: (data.msg ?? {}) as Record<string, unknown>,
+    };
+  }
+
+  /** Removes a mail that the server accepted or refused for good. */
+  async remove(seq: number): Promise<void> {
+    try {
+      await removeFileDurably(path.join(this.dir, fileName(seq)));
+    } catch (error) {
+      throw storageError('remove a sent mail', error);
+    }
+    const at = this.queued.indexOf(seq);
+    if (at !== -1) this.queued.splice(at, 1);
+  }
+
+  /** A mail that cannot be read is moved aside (`.bad`), so the ones behind it are not held up. */
+  async setAside(seq: number): Promise<void> {
+    const from = path.join(this.dir, fileName(seq));
+    await fs.rename(from, `${from}.bad`).catch(() => fs.rm(from, { force: true }));
+    const index = this.queued.indexOf(seq);
+    if (index !== -1) this.queued.splice(index, 1);
+  }
+
+  /** Removes the folder with every mail in it (the node was deleted). */
+  async destroy(): Promise<number> {
+    const count = this.size;
+    await fs.rm(this.dir, { recursive: true, force: true });
+    this.queued.length = 0;
+    return count;
+  }
+}
+
+function insertSorted(list: number[], value: number): void {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (list[mid] < value) low = mid + 1;
+    else high = mid;
+  }
+  list.splice(low, 0, value);
+}
