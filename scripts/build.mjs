@@ -10,7 +10,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const target = path.join(root, 'nodes');
 // Built beside nodes/ and swapped in at the end, so a failed build never leaves nodes/ half empty.
 const out = path.join(root, `.nodes-build-${process.pid}`);
-const nodeTypes = ['m365-account', 'm365-imap-in', 'm365-pop3-in', 'm365-imap-action'];
+const nodeTypes = ['m365-account', 'm365-imap-in', 'm365-pop3-in', 'm365-imap-action', 'm365-mail-out'];
 const typecheck = !process.argv.includes('--no-typecheck');
 
 function runTsc() {

@@ -53,7 +53,7 @@ export function choice<T extends string>(props: RawProps, key: string, allowed: 
   return fallback;
 }
 
-function integer(props: RawProps, key: string, fallback: number, min: number, max: number, errors: M365MailError[]): number {
+export function integer(props: RawProps, key: string, fallback: number, min: number, max: number, errors: M365MailError[]): number {
   const raw = text(props, key);
   if (raw === '') return fallback;
   const value = Number(raw);

@@ -229,9 +229,6 @@ const SMTP_PERMISSION = (ctx: RefusalContext): string => (ctx.appOnly === true
   : ctx.appOnly === false ? 'the SMTP.Send delegated permission (https://outlook.office.com/SMTP.Send)'
     : 'SMTP.Send (signed-in user: https://outlook.office.com/SMTP.Send) or SMTP.SendAsApp (app-only, with admin consent)');
 
-/** How long to hold off after Exchange's per-mailbox rate limit (421 4.7.66) when it named no delay. */
-export const SMTP_THROTTLE_BACKOFF_MS = 60_000;
-
 /** First match wins. */
 const SMTP_RULES: SmtpRule[] = [
   {
@@ -311,7 +308,9 @@ const SMTP_RULES: SmtpRule[] = [
     // Source: "Exchange Online limits" → Sending limits,
     // https://learn.microsoft.com/office365/servicedescriptions/exchange-online-service-description/exchange-online-limits#sending-limits
     name: 'smtp-throttled', matches: (r) => r.status === '4.7.66' || (r.code >= 400 && r.code < 500 && parseThrottleHint(r.text) !== undefined),
-    kind: 'throttled', retryable: true, scope: 'session', retryAfterMs: SMTP_THROTTLE_BACKOFF_MS,
+    // No fixed wait: the exponential backoff (from 1 s, with jitter, up to a minute) finds the end of
+    // Exchange's sliding minute without waiting a whole minute after a short burst.
+    kind: 'throttled', retryable: true, scope: 'session',
     title: 'SMTP server is throttling this mailbox (421 4.7.66 too many messages).',
     fix: () => 'Handled automatically: the node waits and sends on. Exchange Online accepts 30 messages a minute per mailbox; keep the node\'s pace at 30 or below (and count other senders of the mailbox).',
   },
@@ -320,7 +319,7 @@ const SMTP_RULES: SmtpRule[] = [
     // Source: "Email non-delivery reports and SMTP errors in Exchange Online",
     // https://learn.microsoft.com/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online
     name: 'smtp-busy', matches: (r) => /^4\.7\.[5-6]\d\d$/.test(r.status ?? ''),
-    kind: 'throttled', retryable: true, scope: 'session', retryAfterMs: 30_000,
+    kind: 'throttled', retryable: true, scope: 'session',
     title: 'SMTP server is busy (451 4.7.500).',
     fix: () => 'Handled automatically: the node waits and tries again.',
   },
@@ -328,7 +327,7 @@ const SMTP_RULES: SmtpRule[] = [
     // "421 4.3.2 The maximum number of concurrent connections has exceeded a limit": Exchange allows
     // few concurrent SMTP connections per mailbox. Source: the Exchange Online limits page above.
     name: 'smtp-too-many-connections', matches: (r) => r.status === '4.3.2' || /concurrent connections/i.test(r.text),
-    kind: 'throttled', retryable: true, scope: 'session', retryAfterMs: 30_000,
+    kind: 'throttled', retryable: true, scope: 'session',
     title: 'SMTP server refused another connection for this mailbox (421 4.3.2).',
     fix: () => 'Handled automatically: the node waits and tries again. It keeps one connection per account and mailbox; other programs sending as the same mailbox count too.',
   },

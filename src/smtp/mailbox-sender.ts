@@ -4,11 +4,11 @@
  * reused while mail keeps coming and closed after `idleMs` without any. A refused login gets one
  * fresh token and one more try; a second refusal is explained by the token that was sent.
  */
+import { explainRefusedLogin, type ExpectedToken } from '../auth/refused-login';
 import type { RefusalContext } from '../core/server-refusals';
 import { systemClock, type Clock } from '../core/clock';
 import { M365MailError } from '../core/errors';
 import type { SmtpEnvelope } from './compile';
-import { explainSmtpLoginRefusal } from './login-refusal';
 import { Pacer } from './pacer';
 import { SmtpSession, type SmtpSendInfo, type SmtpSessionOptions } from './smtp-session';
 import { toSmtpFailure, type SmtpFailure } from './errors';
@@ -16,6 +16,8 @@ import { toSmtpFailure, type SmtpFailure } from './errors';
 /** What the sender needs from the account: tokens for SMTP submission. */
 export interface SmtpTokenSource {
   getAccessToken(protocol: 'smtp', options?: { forceRefresh?: boolean }): Promise<string>;
+  /** What the account's tokens should look like, to explain a refused login. */
+  expectedToken?(): ExpectedToken | undefined;
 }
 
 export interface MailboxSenderOptions extends SmtpSessionOptions {
@@ -106,7 +108,7 @@ export class MailboxSender {
       } catch (second) {
         const again = toSmtpFailure(second, this.options.refusalContext);
         const error = again.error.kind === 'auth-failed' && lastToken
-          ? explainSmtpLoginRefusal(again.error, lastToken, this.options.refusalContext?.appOnly)
+          ? explainRefusedLogin(again.error, lastToken, 'smtp', this.options.tokens.expectedToken?.(), this.options.refusalContext?.appOnly)
           : again.error;
         throw new SmtpSendError({ error, scope: 'session' });
       }

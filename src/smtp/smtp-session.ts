@@ -4,7 +4,7 @@
  * AUTH never travels in plain text), TLS verified against the host name, AUTH XOAUTH2, then any
  * number of mails. No transaction log is kept: nothing of the AUTH line can reach a log.
  */
-import type net from 'node:net';
+import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { buildXOAuth2 } from '../auth/xoauth2';
 import { openTunnel } from '../net/proxy';
@@ -65,7 +65,7 @@ export class SmtpSession {
       connectionTimeout: timeout,
       greetingTimeout: timeout,
       socketTimeout: options.socketTimeoutMs ?? 120_000,
-      tls: { servername: options.host, rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(options.ca ? { ca: options.ca } : {}) },
+      tls: { ...(net.isIP(options.host) ? {} : { servername: options.host }), rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(options.ca ? { ca: options.ca } : {}) },
       ...(socket ? { connection: socket } : {}),
       logger: false,
       debug: false,

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
-import { nodeRedRuntimePath } from './node-red-package';
+import { nodeRedPackage, nodeRedRuntimePath } from './node-red-package';
 
 helper.init(nodeRedRuntimePath());
 
@@ -12,7 +12,13 @@ const built = path.resolve(__dirname, '../../nodes');
 
 /** The node modules as Node-RED loads them (module.exports = init function). */
 export function builtNodes(): Array<(RED: unknown) => void> {
-  return ['m365-account', 'm365-imap-in', 'm365-pop3-in', 'm365-imap-action'].map((type) => require(path.join(built, `${type}.js`)));
+  return ['m365-account', 'm365-imap-in', 'm365-pop3-in', 'm365-imap-action', 'm365-mail-out'].map((type) => require(path.join(built, `${type}.js`)));
 }
 
 export { helper };
+
+/** One of Node-RED's own node modules (e.g. 'function/10-function.js') of the Node-RED under test. */
+export function coreNode(file: string): (RED: unknown) => void {
+  const from = path.dirname(require.resolve(`${nodeRedPackage}/package.json`));
+  return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [from] }));
+}

@@ -23,6 +23,9 @@ const CONTRACT: Record<string, { defaults: Record<string, string>; credentials?:
   'm365-imap-action': {
     defaults: { account: '', mailbox: '', folder: 'INBOX', action: 'read', keyword: '', target: '', actionFromMsg: 'false' },
   },
+  'm365-mail-out': {
+    defaults: { account: '', mailbox: '', to: '', cc: '', bcc: '', subject: '', pace: '30', attachmentDir: '' },
+  },
 };
 
 interface Definition {
@@ -74,6 +77,9 @@ describe('public contract', function () {
     }
     for (const text of ['AUTHENTICATE failed', 'User is authenticated but not connected', 'AccessTokenExpired', '-ERR Authentication failure', '-ERR Protocol error']) {
       assert.ok(readme.includes(text), `README explains "${text}"`);
+    }
+    for (const code of ['535 5.7.3', '5.7.139', '550 5.7.30', '5.7.60', 'SendAsDenied', '530 5.7.57', '421 4.7.66', '4.3.2', '451 4.7.500', '550 5.1.8']) {
+      assert.ok(readme.includes(code), `README explains SMTP "${code}"`);
     }
   });
 

@@ -21,7 +21,7 @@ export interface AccountNode extends Node<AccountCredentials> {
 }
 
 const PROPERTY_NAMES = ['name', 'cloud', 'authorityHost', 'tenant', 'clientId', 'authType', 'certificateThumbprint',
-  'imapHost', 'imapPort', 'pop3Host', 'pop3Port', 'resource', 'proxy'] as const;
+  'imapHost', 'imapPort', 'pop3Host', 'pop3Port', 'smtpHost', 'smtpPort', 'resource', 'proxy'] as const;
 
 /** Flow properties (or the editor's unsaved form) + credentials → the auth library's typed configuration. */
 export function toAccountConfig(props: Record<string, unknown>, credentials: AccountCredentials | undefined): AccountConfig {

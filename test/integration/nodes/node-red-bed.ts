@@ -46,6 +46,8 @@ export interface NodeRedBedOptions {
   scope?: 'test' | 'suite';
   /** Serve the helper's admin app on 127.0.0.1 (the browser sign-in redirects back to it). */
   adminApp?: boolean;
+  /** Run the bed's SMTP submission too (`bed.smtp`). */
+  smtp?: boolean;
 }
 
 export interface NodeRedBed {
@@ -64,7 +66,7 @@ function started<T>(value: T | undefined, what: string): T {
 }
 
 /** A test bed for the caller's hooks to start and stop, and a stand-in that reaches it in between. */
-function bedWithStandIn(): { standIn: TestBed; start(): Promise<void>; stop(): Promise<void> } {
+function bedWithStandIn(startOptions: { smtp?: boolean } = {}): { standIn: TestBed; start(): Promise<void>; stop(): Promise<void> } {
   let bed: TestBed | undefined;
   const theBed = (): TestBed => started(bed, 'the test bed');
   return {
@@ -72,11 +74,12 @@ function bedWithStandIn(): { standIn: TestBed; start(): Promise<void>; stop(): P
       get ca() { return theBed().ca; },
       get identity() { return theBed().identity; },
       get dovecot() { return theBed().dovecot; },
+      get smtp() { return theBed().smtp; },
       accountFor: (kind) => theBed().accountFor(kind),
       stop: () => theBed().stop(),
     },
     async start() {
-      bed = await startTestBed();
+      bed = await startTestBed(startOptions);
     },
     async stop() {
       await bed?.stop();
@@ -97,7 +100,7 @@ export function useTestBed(): TestBed {
  * the admin app if asked for. Teardown stops the flow before the servers it talks to.
  */
 export function useNodeRedBed(options: NodeRedBedOptions): NodeRedBed {
-  const testBed = bedWithStandIn();
+  const testBed = bedWithStandIn({ smtp: options.smtp });
   const bed = testBed.standIn;
   let userDir: TempDir | undefined;
   let admin: AdminServer | undefined;
@@ -143,6 +146,8 @@ export interface NodeRedProcessBedOptions {
   userDirPrefix: string;
   /** Stops the Node-RED process a test left running; called first, before the servers stop. */
   stopProcess(): Promise<unknown> | undefined;
+  /** Run the bed's SMTP submission too (`bed.smtp`). */
+  smtp?: boolean;
 }
 
 /**
@@ -151,7 +156,7 @@ export interface NodeRedProcessBedOptions {
  * is stopped, then the bed, then the directory removed.
  */
 export function useNodeRedProcessBed(options: NodeRedProcessBedOptions): Pick<NodeRedBed, 'bed' | 'userDir'> {
-  const testBed = bedWithStandIn();
+  const testBed = bedWithStandIn({ smtp: options.smtp });
   let userDir: TempDir | undefined;
   before(async function () {
     await testBed.start();

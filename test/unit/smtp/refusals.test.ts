@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { diagnoseSmtpRefusal } from '../../../src/core/server-refusals';
 import { toSmtpFailure } from '../../../src/smtp/errors';
-import { explainSmtpLoginRefusal } from '../../../src/smtp/login-refusal';
+import { explainRefusedLogin } from '../../../src/auth/refused-login';
 import { M365MailError } from '../../../src/core/errors';
 import { EXCHANGE_SMTP_TEXTS } from '../../env/exchange-smtp';
 
@@ -54,13 +54,13 @@ describe('smtp refusal catalogue', () => {
 
   it('explains a refused login by the token: Graph audience, missing SMTP.Send, or the mailbox side', () => {
     const refused = new M365MailError('SMTP server refused the access token (535 5.7.3 Authentication unsuccessful).', { kind: 'auth-failed', code: '535 5.7.3' });
-    const graph = explainSmtpLoginRefusal(refused, jwt({ aud: 'https://graph.microsoft.com', scp: 'Mail.Send' }), false);
+    const graph = explainRefusedLogin(refused, jwt({ aud: 'https://graph.microsoft.com', scp: 'Mail.Send' }), 'smtp', undefined, false);
     assert.equal(graph.kind, 'wrong-audience');
-    assert.match(graph.fix, /outlook\.office\.com\/SMTP\.Send/);
-    const noSmtp = explainSmtpLoginRefusal(refused, jwt({ aud: 'https://outlook.office365.com', roles: ['IMAP.AccessAsApp'] }), true);
+    assert.match(graph.fix, /never User\.Read or another Graph scope/);
+    const noSmtp = explainRefusedLogin(refused, jwt({ aud: 'https://outlook.office365.com', roles: ['IMAP.AccessAsApp'] }), 'smtp', undefined, true);
     assert.equal(noSmtp.kind, 'missing-permission');
     assert.match(noSmtp.fix, /SMTP\.SendAsApp/);
-    const fine = explainSmtpLoginRefusal(refused, jwt({ aud: 'https://outlook.office.com', scp: 'SMTP.Send' }), false);
+    const fine = explainRefusedLogin(refused, jwt({ aud: 'https://outlook.office.com', scp: 'SMTP.Send' }), 'smtp', undefined, false);
     assert.equal(fine.kind, 'auth-failed');
     assert.match(fine.fix, /SmtpClientAuthenticationDisabled \$false/);
   });

@@ -1,0 +1,57 @@
+import type { EditorNodeProperties, EditorRED } from 'node-red';
+import { translator } from '../../editor/i18n';
+import { ensureStyles } from '../../editor/styles';
+import { isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
+
+declare const RED: EditorRED;
+
+interface MailOutProps extends EditorNodeProperties {
+  account: string;
+  mailbox: string;
+  to: string;
+  cc: string;
+  bcc: string;
+  subject: string;
+  pace: string;
+  attachmentDir: string;
+}
+
+const translate = translator('m365-mail-out');
+const t = (key: string, values?: Record<string, string | number>): string => translate(`m365-mail-out.${key}`, values);
+
+/** Comma-separated addresses ("a@b.c, Jane <j@b.c>") or empty. */
+function isAddressListOrEmpty(value: string): boolean {
+  return String(value ?? '').split(',').map((a) => a.trim()).filter(Boolean)
+    .every((address) => isMailboxOrEmpty(/<([^>]+)>\s*$/.exec(address)?.[1] ?? address));
+}
+
+RED.nodes.registerType<MailOutProps>('m365-mail-out', {
+  category: 'Microsoft 365',
+  color: '#50A9E2',
+  icon: 'm365-mail-out.svg',
+  align: 'right',
+  inputs: 1,
+  outputs: 1,
+  defaults: {
+    name: { value: '' },
+    account: { value: '', type: 'm365-account', required: true },
+    mailbox: { value: '', validate: (v: string) => isMailboxOrEmpty(v) },
+    to: { value: '', validate: isAddressListOrEmpty },
+    cc: { value: '', validate: isAddressListOrEmpty },
+    bcc: { value: '', validate: isAddressListOrEmpty },
+    subject: { value: '' },
+    pace: { value: '30', validate: (v: string) => isWholeNumber(v, 0, 10000) },
+    attachmentDir: { value: '' },
+  },
+  paletteLabel: 'mail out',
+  label: function () {
+    if (this.name) return this.name;
+    return this.to ? `${this.mailbox || t('label.signedInUser')} → ${this.to}` : this.mailbox || t('label.signedInUser');
+  },
+  labelStyle: function () {
+    return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function () {
+    ensureStyles();
+  },
+});

@@ -1,0 +1,182 @@
+import path from 'node:path';
+import type { Node, NodeAPI, NodeStatus } from 'node-red';
+import { isAppOnly } from '../../auth/account-config';
+import type { MailOutConfig } from '../../config/mail-out-config';
+import { M365MailError } from '../../core/errors';
+import { MailboxSender, Outbox, OutboxDrain, prepareMail, type DrainStatus, type SmtpTokenSource } from '../../smtp';
+import type { AccountNode } from '../m365-account/runtime';
+import { mailProxy } from './mail-proxy';
+import { reportError, runtimeTranslator } from './red';
+import { acquireSender, releaseSender } from './smtp-senders';
+import { stateDir } from './storage';
+
+/** Exchange Online's SMTP submission endpoint per cloud until the account names one. */
+const DEFAULT_SMTP = { host: 'smtp.office365.com', port: 587 };
+
+/** The account's SMTP submission endpoint: per cloud, `smtpHost`/`smtpPort` with cloud `custom`. */
+export function smtpEndpoint(account: AccountNode): { host: string; port: number } {
+  const endpoints = account.tokenProvider().endpoints as unknown as { smtp?: { host: string; port: number } };
+  if (endpoints.smtp) return endpoints.smtp;
+  if (account.accountConfig.cloud !== 'custom') return DEFAULT_SMTP;
+  const props = account.accountConfig as unknown as { smtpHost?: unknown; smtpPort?: unknown };
+  const host = typeof props.smtpHost === 'string' && props.smtpHost.trim() ? props.smtpHost.trim() : DEFAULT_SMTP.host;
+  const port = Number(props.smtpPort) > 0 ? Number(props.smtpPort) : DEFAULT_SMTP.port;
+  return { host, port };
+}
+
+/** The folder of one node's outbox under `<userDir>/m365-mail/outbox/`. */
+export function outboxDir(RED: NodeAPI, nodeId: string): string {
+  return path.join(stateDir(RED), 'outbox', nodeId.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+const STATUS_INTERVAL_MS = 250;
+
+/**
+ * The Node-RED side of m365-mail-out: each input msg is composed and written to the outbox before
+ * `done()`; the drain sends in order through the mailbox's one connection; an accepted mail goes
+ * to the output with `msg.mail`, a refused one to Catch nodes with its msg. Status shows the
+ * outbox size and what the node is doing.
+ */
+export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, config: MailOutConfig): void {
+  const t = runtimeTranslator(RED);
+  const provider = account.tokenProvider();
+  const appOnly = isAppOnly(account.accountConfig.authType);
+  const outbox = new Outbox(outboxDir(RED, node.id));
+  let closed = false;
+  let drain: OutboxDrain | undefined;
+  let mailbox = config.mailbox;
+  let lastStatus: DrainStatus = { state: 'idle', queued: 0 };
+  let statusTimer: ReturnType<typeof setTimeout> | undefined;
+  let errorKind: string | undefined;
+
+  const paint = (): void => {
+    statusTimer = undefined;
+    if (closed) return;
+    const count = lastStatus.queued;
+    let status: NodeStatus;
+    if (lastStatus.state === 'retrying') {
+      status = { fill: 'red', shape: 'ring', text: `${t(`common.errorKind.${lastStatus.errorKind ?? errorKind ?? 'unknown'}`)} · ${t('common.status.queued', { count })}` };
+    } else if (lastStatus.state === 'sending') {
+      status = { fill: 'green', shape: 'dot', text: t('common.status.sending', { count }) };
+    } else if (count > 0) {
+      status = { fill: 'yellow', shape: 'ring', text: t('common.status.queued', { count }) };
+    } else {
+      status = { fill: 'green', shape: 'ring', text: t('common.status.sent') };
+    }
+    node.status(status);
+  };
+  const showStatus = (status: DrainStatus, now = false): void => {
+    lastStatus = status;
+    if (now) {
+      if (statusTimer) clearTimeout(statusTimer);
+      paint();
+    } else {
+      statusTimer ??= setTimeout(paint, STATUS_INTERVAL_MS);
+    }
+  };
+
+  const tokens: SmtpTokenSource = {
+    // The account's provider asks for SMTP scopes once an m365-mail-out uses it (see m365-account).
+    getAccessToken: (_protocol, options) => provider.getAccessToken('smtp' as never, options),
+    expectedToken: () => provider.expectedToken?.(),
+  };
+
+  const startDrain = (sendAs: string): void => {
+    if (closed) return;
+    mailbox = sendAs;
+    const endpoint = smtpEndpoint(account);
+    const sender = acquireSender(account.id, sendAs, node.id, () => new MailboxSender({
+      host: endpoint.host,
+      port: endpoint.port,
+      mailbox: sendAs,
+      tokens,
+      proxy: mailProxy(endpoint.host, endpoint.port, account.accountConfig.proxy),
+      refusalContext: { appOnly, clientId: account.accountConfig.clientId },
+      log: (text) => node.debug(text),
+    }));
+    drain = new OutboxDrain({
+      outbox,
+      sender,
+      pace: config.pace,
+      events: {
+        onSent: (mail, info) => {
+          node.send({
+            ...mail.msg,
+            mail: { protocol: 'smtp', messageId: mail.messageId, accepted: info.accepted, rejected: info.rejected, response: info.response, mailbox: mail.mailbox },
+          });
+        },
+        onRefused: (mail, error) => {
+          reportError(node, error, { ...mail.msg, mail: { protocol: 'smtp', messageId: mail.messageId, mailbox: mail.mailbox } });
+        },
+        onRetry: (error) => {
+          errorKind = error.kind;
+          reportError(node, error);
+        },
+        onStatus: (status) => showStatus(status, status.state === 'retrying'),
+        onDamaged: (seq, error) => node.warn(`Outbox mail ${seq} could not be read and was set aside (${error.message})`),
+      },
+    });
+    drain.start();
+  };
+
+  const opened = outbox.open().then(() => {
+    showStatus({ state: 'idle', queued: outbox.size }, true);
+    if (appOnly) {
+      if (!config.mailbox) {
+        throw new M365MailError('App-only sending needs a mailbox', { kind: 'config', fix: 'Enter the mailbox to send as (e.g. alerts@contoso.com) in the node.' });
+      }
+      startDrain(config.mailbox);
+      return;
+    }
+    return provider.getAccount().then((signedIn) => {
+      if (closed) return;
+      const sendAs = config.mailbox || signedIn?.username;
+      if (!sendAs) {
+        throw new M365MailError(t('common.errors.signInFirst'), { kind: 'sign-in-required', fix: t('common.errors.signInFirst') });
+      }
+      startDrain(sendAs);
+    });
+  });
+  opened.catch((error: unknown) => {
+    if (closed) return;
+    reportError(node, error);
+    node.status({ fill: 'red', shape: 'ring', text: t(`common.errorKind.${(error as M365MailError).kind ?? 'unknown'}`) });
+  });
+
+  node.on('input', (msg: Record<string, unknown>, _send: unknown, done: (err?: Error) => void) => {
+    opened.then(async () => {
+      if (!drain) throw new M365MailError(t('common.errors.signInFirst'), { kind: 'sign-in-required', fix: t('common.errors.signInFirst') });
+      const prepared = await prepareMail(msg, { ...config, mailbox });
+      await outbox.add(prepared);
+      showStatus({ ...lastStatus, queued: outbox.size });
+    }).then(() => done(), (error: unknown) => {
+      reportError(node, error, msg);
+      done();
+    });
+  });
+
+  node.on('close', (removed: boolean, closeDone: () => void) => {
+    closed = true;
+    if (statusTimer) clearTimeout(statusTimer);
+    let finished = false;
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      closeDone();
+    };
+    // Never hold Node-RED's close longer than it allows (15 s).
+    const guard = setTimeout(done, 10_000);
+    (async () => {
+      await drain?.stop();
+      await releaseSender(account.id, mailbox, node.id);
+      if (removed) {
+        const dropped = await outbox.destroy();
+        if (dropped > 0) node.warn(`The node was deleted with ${dropped} unsent mail(s) in its outbox; they were discarded.`);
+      }
+    })().catch(() => undefined).then(() => {
+      clearTimeout(guard);
+      node.status({});
+      done();
+    });
+  });
+}
