@@ -44,7 +44,7 @@ describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${proces
     assert.equal(response.status, 200);
     const sets = (await response.json()) as NodeSetInfo[];
     const ours = sets.filter((s) => s.module === '@m365-mail/node-red-m365-mail');
-    assert.deepEqual(ours.flatMap((s) => s.types).sort(), ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-pop3-in']);
+    assert.deepEqual(ours.flatMap((s) => s.types).sort(), ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-mail-out', 'm365-pop3-in']);
     for (const set of ours) {
       assert.equal(set.err, undefined, `${set.types.join(',')} loaded without error`);
       assert.ok(set.enabled, `${set.types.join(",")} enabled: ${JSON.stringify(set)}`);
@@ -55,7 +55,7 @@ describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${proces
     assert.deepEqual(problems, [], 'no [error] or [warn] lines in the Node-RED log');
     // The editor gets our HTML (form + help) and the icons.
     const html = await (await fetch(`${nodeRed.url}/nodes`, { headers: { Accept: 'text/html' } })).text();
-    for (const type of ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-pop3-in']) {
+    for (const type of ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-mail-out', 'm365-pop3-in']) {
       assert.ok(html.includes(`data-template-name="${type}"`), `${type} form template served`);
       assert.ok(html.includes(`data-help-name="${type}"`), `${type} help served`);
     }

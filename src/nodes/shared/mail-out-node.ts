@@ -30,6 +30,8 @@ export function outboxDir(RED: NodeAPI, nodeId: string): string {
 }
 
 const STATUS_INTERVAL_MS = 250;
+/** How often a delegated node without a mailbox looks for a sign-in made in the editor meanwhile. */
+const SIGN_IN_RECHECK_MS = 5000;
 
 /**
  * The Node-RED side of m365-mail-out: each input msg is composed and written to the outbox before
@@ -119,23 +121,33 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
     drain.start();
   };
 
-  const opened = outbox.open().then(() => {
-    showStatus({ state: 'idle', queued: outbox.size }, true);
-    if (appOnly) {
-      if (!config.mailbox) {
-        throw new M365MailError('App-only sending needs a mailbox', { kind: 'config', fix: 'Enter the mailbox to send as (e.g. alerts@contoso.com) in the node.' });
-      }
-      startDrain(config.mailbox);
-      return;
-    }
-    return provider.getAccount().then((signedIn) => {
+  // A delegated node without a mailbox sends as the signed-in user: until someone signs in (in the
+  // account's dialog) it says so in its status, as the readers do, and looks again every few seconds.
+  let signInTimer: ReturnType<typeof setTimeout> | undefined;
+  let toldSignedOut = false;
+  const startWhenSignedIn = (): void => {
+    provider.getAccount().then((signedIn) => {
       if (closed) return;
-      const sendAs = config.mailbox || signedIn?.username;
-      if (!sendAs) {
-        throw new M365MailError(t('common.errors.signInFirst'), { kind: 'sign-in-required', fix: t('common.errors.signInFirst') });
-      }
-      startDrain(sendAs);
+      if (signedIn) return startDrain(signedIn.username);
+      node.status({ fill: 'grey', shape: 'ring', text: t('common.status.signed-out') });
+      if (!toldSignedOut) node.log(t('common.errors.signInFirst'));
+      toldSignedOut = true;
+      signInTimer = setTimeout(startWhenSignedIn, SIGN_IN_RECHECK_MS);
+    }, (error: unknown) => {
+      if (closed) return;
+      reportError(node, error);
+      signInTimer = setTimeout(startWhenSignedIn, SIGN_IN_RECHECK_MS);
     });
+  };
+
+  const opened = outbox.open().then(() => {
+    if (closed) return;
+    showStatus({ state: 'idle', queued: outbox.size }, true);
+    if (config.mailbox) return startDrain(config.mailbox);
+    if (appOnly) {
+      throw new M365MailError('App-only sending needs a mailbox', { kind: 'config', fix: 'Enter the mailbox to send as (e.g. alerts@contoso.com) in the node.' });
+    }
+    startWhenSignedIn();
   });
   opened.catch((error: unknown) => {
     if (closed) return;
@@ -158,6 +170,7 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
   node.on('close', (removed: boolean, closeDone: () => void) => {
     closed = true;
     if (statusTimer) clearTimeout(statusTimer);
+    clearTimeout(signInTimer);
     let finished = false;
     const done = (): void => {
       if (finished) return;
