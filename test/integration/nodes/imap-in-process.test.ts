@@ -39,7 +39,7 @@ describe(`m365-imap-in across a restart of a real Node-RED ${nodeRedVersion()} p
     nodeRed = await startNodeRed({ userDir: userDir.path, launcher: nodeRedLauncherPath(), flows: [] });
     const nodes = await (await fetch(`${nodeRed.url}/nodes`, { headers: { Accept: 'application/json' } })).json() as Array<{ module: string; types: string[]; err?: string }>;
     const ours = nodes.filter((set) => set.module === PACKAGE);
-    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-pop3-in'], 'Node-RED loaded the package from the user directory');
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-mail-out', 'm365-pop3-in'], 'Node-RED loaded the package from the user directory');
     assert.deepEqual(ours.filter((set) => set.err).map((set) => set.err), []);
 
     const deployed = await fetch(`${nodeRed.url}/flows`, {
