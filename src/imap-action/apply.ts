@@ -93,19 +93,21 @@ async function presentUids(client: ActionClient, uids: number[]): Promise<Set<nu
 }
 
 async function runAction(client: ActionClient, batch: ActionBatch): Promise<UidOutcome[]> {
-  const present = await presentUids(client, batch.uids);
+  const what = describeAction(batch.action, batch);
+  const flagChange = flagChangeOf(batch.action, batch.keyword);
+  // Flags and fetch tell a vanished mail by its absence from the FETCH that follows; move, copy
+  // and delete need to know beforehand which mails are there, or "gone" would read as "done".
+  const present = flagChange || batch.action === 'fetch' ? new Set(batch.uids) : await presentUids(client, batch.uids);
   const gone: UidOutcome[] = batch.uids.filter((uid) => !present.has(uid)).map((uid) => ({ uid, result: 'gone' }));
   const uids = batch.uids.filter((uid) => present.has(uid));
   if (uids.length === 0) return gone;
   const range = compactUidSet(uids);
-  const what = describeAction(batch.action, batch);
   const judged = (uid: number, check: DispositionCheck, newUid?: number): UidOutcome => {
     if (check.ok) return { uid, result: 'done', newUid };
     if (check.reason === 'the mail is no longer in the folder') return { uid, result: 'gone' };
     return { uid, result: 'failed', error: actionRefused(`Could not ${what} mail UID ${uid} in "${batch.folder}": ${check.reason}`, { retryable: false }) };
   };
 
-  const flagChange = flagChangeOf(batch.action, batch.keyword);
   if (flagChange) {
     const stored = flagChange.add
       ? await client.messageFlagsAdd(range, [flagChange.flag], { uid: true })
