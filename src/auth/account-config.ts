@@ -33,6 +33,8 @@ export interface AccountConfig {
   imapPort?: number | string;
   pop3Host?: string;
   pop3Port?: number | string;
+  smtpHost?: string;
+  smtpPort?: number | string;
   resource?: string;
   proxy?: string;
   credentials?: AccountCredentials;
@@ -219,9 +221,9 @@ export function validateAccountConfig(config: AccountConfig): M365MailError[] {
     }
   }
 
-  for (const [label, value] of [['IMAP port', config.imapPort], ['POP3 port', config.pop3Port]] as const) {
+  for (const [label, value] of [['IMAP port', config.imapPort], ['POP3 port', config.pop3Port], ['SMTP port', config.smtpPort]] as const) {
     if (!validPort(value)) {
-      problems.push(configError(`The ${label} "${value}" is not a port number.`, 'Use a number from 1 to 65535 (IMAP over TLS: 993, POP3 over TLS: 995).'));
+      problems.push(configError(`The ${label} "${value}" is not a port number.`, 'Use a number from 1 to 65535 (IMAP over TLS: 993, POP3 over TLS: 995, SMTP submission: 587).'));
     }
   }
 

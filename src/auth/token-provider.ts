@@ -3,6 +3,10 @@
  * flows of the delegated types, keeps the delegated sign-in across restarts (encrypted cache file)
  * and hands out access tokens — reused until shortly before they expire, one request in flight at
  * a time however many mail connections ask.
+ *
+ * The scopes asked for are those of the protocols in use (`deps.protocols`, the account's register
+ * of nodes): one token per protocol set, each cached on its own, so adding a sending node asks for
+ * SMTP.Send while a reader-only account never does.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
@@ -22,7 +26,7 @@ import { errorFromMsal, type DiagnoseContext } from './diagnose';
 import { M365MailError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { createNetworkClient, type HttpExchange } from './network-client';
-import { scopesFor } from './scopes';
+import { PROTOCOLS_WITHOUT_USERS, scopesFor } from './scopes';
 import { exchangeResourceFor, type ExpectedToken } from './refused-login';
 import { decodeJwtPayload } from './token-explainer';
 import { createEncryptedCachePlugin, type CacheBinding, type EncryptedFileCachePlugin } from './token-cache';
@@ -54,6 +58,13 @@ export interface TokenProviderDeps {
   forceRefreshDebounceMs?: number;
   /** MSAL log level forwarded to the logger (default Warning). PII logging is always off. */
   msalLogLevel?: LogLevel;
+  /**
+   * The protocols the account's nodes use, asked at each sign-in and token request (default: none
+   * known, which means IMAP and POP3, see PROTOCOLS_WITHOUT_USERS).
+   */
+  protocols?: () => readonly MailProtocol[];
+  /** Told after a sign-in finished here (with the user) and after a sign-out (undefined). */
+  onSignInChange?: (account: SignedInAccount | undefined) => void;
 }
 
 export interface SignedInAccount {
@@ -159,15 +170,15 @@ function safeEqual(a: string, b: string): boolean {
 class TokenProvider implements M365TokenProvider {
   readonly authType: AuthType;
   readonly endpoints: ResolvedEndpoints;
-  private readonly scopes: string[];
   private readonly now: () => number;
   private readonly logger: Logger;
   private readonly cachePlugin?: EncryptedFileCachePlugin;
   private readonly confidential?: ConfidentialClientApplication;
   private readonly publicClient?: PublicClientApplication;
 
-  private cached?: CachedToken;
-  private inFlight?: Promise<CachedToken>;
+  /** Tokens by the scopes they were asked for (`scopeKey`): one per protocol set. */
+  private readonly cached = new Map<string, CachedToken>();
+  private readonly inFlight = new Map<string, Promise<CachedToken>>();
   private lastHttp?: HttpExchange;
   private lastTransportError?: Error;
   /**
@@ -184,7 +195,6 @@ class TokenProvider implements M365TokenProvider {
   constructor(private readonly config: AccountConfig, private readonly deps: TokenProviderDeps) {
     this.authType = config.authType ?? 'client-secret';
     this.endpoints = resolveEndpoints(config);
-    this.scopes = scopesFor(this.authType, this.endpoints);
     this.now = deps.now ?? Date.now;
     this.logger = deps.logger ?? {};
 
@@ -246,6 +256,19 @@ class TokenProvider implements M365TokenProvider {
     }
   }
 
+  /** The protocols in use; a protocol asked for that no node registered (Test connection) joins them. */
+  private protocolsInUse(protocol?: MailProtocol): MailProtocol[] {
+    const registered = this.deps.protocols?.() ?? [];
+    const inUse = registered.length > 0 ? [...registered] : [...PROTOCOLS_WITHOUT_USERS];
+    if (protocol && !inUse.includes(protocol)) inUse.push(protocol);
+    return inUse;
+  }
+
+  /** The scopes of a sign-in or token request (sorted by protocol, so a set has one key). */
+  private scopes(protocol?: MailProtocol): string[] {
+    return scopesFor(this.authType, this.endpoints, this.protocolsInUse(protocol));
+  }
+
   private forwardMsalLog(message: string, containsPii: boolean): void {
     if (containsPii) return; // belt and braces: PII logging is off anyway
     // MSAL's own lines stay at debug level: what goes wrong reaches users as our diagnosed errors,
@@ -288,7 +311,7 @@ class TokenProvider implements M365TokenProvider {
     this.lastTransportError = undefined;
   }
 
-  private remember(result: AuthenticationResult | null): CachedToken {
+  private remember(result: AuthenticationResult | null, scopes: string[]): CachedToken {
     if (!result?.accessToken) {
       throw new M365MailError('The identity server returned no access token.', {
         kind: 'identity-server-error', retryable: true, fix: 'Try again later.',
@@ -305,7 +328,7 @@ class TokenProvider implements M365TokenProvider {
       expiresAt: obtainedAt + lifetime,
       renewAt: obtainedAt + lifetime - margin,
     };
-    this.cached = token;
+    this.cached.set(scopes.join(' '), token);
     return token;
   }
 
@@ -319,32 +342,36 @@ class TokenProvider implements M365TokenProvider {
     };
   }
 
-  /** One token serves both protocols: the scopes of IMAP and POP are requested together (same resource). */
-  async getAccessToken(_protocol: MailProtocol, options: { forceRefresh?: boolean } = {}): Promise<string> {
+  /** A token for the protocols in use (which include `protocol`); all of them share one resource. */
+  async getAccessToken(protocol: MailProtocol, options: { forceRefresh?: boolean } = {}): Promise<string> {
     if (this.disposed) {
       throw new M365MailError('The account was closed.', { kind: 'config', fix: 'Redeploy the flow.' });
     }
     const now = this.now();
-    const cached = this.cached;
+    const scopes = this.scopes(protocol);
+    const key = scopes.join(' ');
+    const cached = this.cached.get(key);
     if (cached) {
       const fresh = now < cached.renewAt;
       // Several connections refused the same expired token at once: one renewal serves them all.
       const justRenewed = cached.issuedFresh && now - cached.obtainedAt < (this.deps.forceRefreshDebounceMs ?? 5_000);
       if (fresh && (!options.forceRefresh || justRenewed)) return cached.accessToken;
     }
-    if (!this.inFlight) {
+    let pending = this.inFlight.get(key);
+    if (!pending) {
       const force = options.forceRefresh === true;
-      this.inFlight = this.acquire(force).finally(() => { this.inFlight = undefined; });
+      pending = this.acquire(scopes, force).finally(() => { this.inFlight.delete(key); });
+      this.inFlight.set(key, pending);
     }
-    return (await this.inFlight).accessToken;
+    return (await pending).accessToken;
   }
 
-  private async acquire(forceRefresh: boolean): Promise<CachedToken> {
+  private async acquire(scopes: string[], forceRefresh: boolean): Promise<CachedToken> {
     this.resetExchangeState();
     if (this.confidential) {
       try {
-        const result = await this.confidential.acquireTokenByClientCredential({ scopes: this.scopes, skipCache: forceRefresh });
-        return this.remember(result);
+        const result = await this.confidential.acquireTokenByClientCredential({ scopes, skipCache: forceRefresh });
+        return this.remember(result, scopes);
       } catch (err) {
         throw this.mapError(err);
       }
@@ -352,8 +379,8 @@ class TokenProvider implements M365TokenProvider {
     const account = await this.currentAccountInfo();
     if (!account) throw this.noAccountError();
     try {
-      const result = await this.requirePublic().acquireTokenSilent({ account, scopes: this.scopes, forceRefresh });
-      return this.remember(result);
+      const result = await this.requirePublic().acquireTokenSilent({ account, scopes, forceRefresh });
+      return this.remember(result, scopes);
     } catch (err) {
       throw this.mapError(err);
     }
@@ -391,24 +418,28 @@ class TokenProvider implements M365TokenProvider {
     }
   }
 
-  private async finishSignIn(result: AuthenticationResult | null): Promise<SignedInAccount> {
+  private async finishSignIn(result: AuthenticationResult | null, scopes: string[]): Promise<SignedInAccount> {
     if (!result?.account) {
       throw new M365MailError('The sign-in returned no account.', { kind: 'identity-server-error', retryable: true, fix: 'Sign in again.' });
     }
-    this.remember(result);
+    this.cached.clear();
+    this.remember(result, scopes);
     await this.keepOnly(result.account);
     this.logger.info?.(`Signed in as ${result.account.username}`);
-    return toAccount(result.account);
+    const account = toAccount(result.account);
+    this.deps.onSignInChange?.(account);
+    return account;
   }
 
   async startDeviceCode(): Promise<DeviceCodeSession> {
     const client = this.requirePublic();
     this.cancelDeviceCode();
     this.resetExchangeState();
+    const scopes = this.scopes();
     return new Promise<DeviceCodeSession>((resolve, reject) => {
       let announced = false;
       const request: DeviceCodeRequest = {
-        scopes: this.scopes,
+        scopes,
         deviceCodeCallback: (response) => {
           announced = true;
           resolve({
@@ -423,7 +454,7 @@ class TokenProvider implements M365TokenProvider {
       };
       this.deviceCodeRequest = request;
       const completion = client.acquireTokenByDeviceCode(request)
-        .then((result) => this.finishSignIn(result))
+        .then((result) => this.finishSignIn(result, scopes))
         .catch((err: unknown) => { throw this.mapError(err); })
         .finally(() => { if (this.deviceCodeRequest === request) this.deviceCodeRequest = undefined; });
       // Handled here, so a caller that never awaits completion (editor closed) can't crash Node;
@@ -446,7 +477,7 @@ class TokenProvider implements M365TokenProvider {
     this.resetExchangeState();
     try {
       const url = await client.getAuthCodeUrl({
-        scopes: this.scopes,
+        scopes: this.scopes(),
         redirectUri,
         codeChallenge: challenge,
         codeChallengeMethod: 'S256',
@@ -488,12 +519,13 @@ class TokenProvider implements M365TokenProvider {
       });
     }
     this.resetExchangeState();
+    const scopes = this.scopes();
     try {
       const result = await client.acquireTokenByCode(
-        { code: query.code, scopes: this.scopes, redirectUri: pending.redirectUri, codeVerifier: pending.verifier, state },
+        { code: query.code, scopes, redirectUri: pending.redirectUri, codeVerifier: pending.verifier, state },
         { code: query.code, state: query.state },
       );
-      return await this.finishSignIn(result);
+      return await this.finishSignIn(result, scopes);
     } catch (err) {
       throw this.mapError(err);
     }
@@ -506,18 +538,19 @@ class TokenProvider implements M365TokenProvider {
 
   async signOut(): Promise<void> {
     this.cancelDeviceCode();
-    this.cached = undefined;
+    this.cached.clear();
     if (this.publicClient) {
       const cache = this.publicClient.getTokenCache();
       for (const account of await cache.getAllAccounts()) await cache.removeAccount(account);
     }
     await this.cachePlugin?.clear();
+    if (this.publicClient) this.deps.onSignInChange?.(undefined);
   }
 
   dispose(): void {
     this.disposed = true;
     this.cancelDeviceCode();
-    this.cached = undefined;
+    this.cached.clear();
     this.pendingAuthCodes.clear();
   }
 }

@@ -2,7 +2,7 @@ import { CLOUDS } from '../auth/clouds';
 
 declare const $: JQueryStatic;
 
-const ENDPOINT_FIELDS = ['authorityHost', 'imapHost', 'imapPort', 'pop3Host', 'pop3Port', 'resource'];
+const ENDPOINT_FIELDS = ['authorityHost', 'imapHost', 'imapPort', 'pop3Host', 'pop3Port', 'smtpHost', 'smtpPort', 'resource'];
 const DELEGATED = ['device-code', 'auth-code'];
 
 /**
@@ -23,5 +23,7 @@ export function applyCloudEndpoints(cloud: string, authType: string): void {
   $('#node-config-input-imapPort').val(String(profile.imap.port));
   $('#node-config-input-pop3Host').val(profile.pop3.host);
   $('#node-config-input-pop3Port').val(String(profile.pop3.port));
+  $('#node-config-input-smtpHost').val(profile.smtp.host);
+  $('#node-config-input-smtpPort').val(String(profile.smtp.port));
   $('#node-config-input-resource').val(DELEGATED.includes(authType) ? profile.delegatedResource : profile.appOnlyResource);
 }

@@ -9,6 +9,7 @@ import type { AccountConfig, AccountCredentials } from '../../auth/account-confi
 import type { M365MailError } from '../../core/errors';
 import { createTokenProvider, type M365TokenProvider } from '../../auth/token-provider';
 import { cacheSecret, tokenCacheFile } from '../shared/storage';
+import type { AccountUser, AccountUsers } from './users';
 
 export interface AccountNode extends Node<AccountCredentials> {
   accountConfig: AccountConfig;
@@ -18,6 +19,12 @@ export interface AccountNode extends Node<AccountCredentials> {
   tokenProvider(): M365TokenProvider;
   /** When this node was created (deployed or restarted), ms since epoch. */
   startedAt: number;
+  /** Adds a node to the account's register (see users.ts): its protocols, sign-in and sign-out pushes. */
+  register(user: AccountUser): void;
+  /** Takes a node off the register; calls `done` (a close handler's) when that is finished. */
+  deregister(user: AccountUser, done?: () => void): void;
+  /** The register; the token provider reads its protocols, sign-ins are pushed through it. */
+  users: AccountUsers;
 }
 
 const PROPERTY_NAMES = ['name', 'cloud', 'authorityHost', 'tenant', 'clientId', 'authType', 'certificateThumbprint',
@@ -49,12 +56,19 @@ export function msalLogLevelFor(RED: NodeAPI): LogLevel {
   return LogLevel.Warning;
 }
 
-/** Creates the token provider of an account, with its encrypted sign-in file and Node-RED logging. */
+/**
+ * Creates the token provider of an account, with its encrypted sign-in file and Node-RED logging.
+ * Also the providers of sign-ins started from the editor: all of them ask for the protocols of the
+ * deployed account's registered nodes, and push a finished sign-in or a sign-out to those nodes.
+ */
 export function createAccountTokenProvider(RED: NodeAPI, accountId: string, config: AccountConfig, log: Pick<Node, 'debug' | 'warn' | 'error' | 'log'>, problems?: M365MailError[]): M365TokenProvider {
+  const deployedUsers = (): AccountUsers | undefined => (RED.nodes.getNode(accountId) as AccountNode | null)?.users;
   return createTokenProvider(config, {
     cacheFile: tokenCacheFile(RED, accountId),
     cacheSecret: cacheSecret(RED),
     msalLogLevel: msalLogLevelFor(RED),
+    protocols: () => deployedUsers()?.protocols() ?? [],
+    onSignInChange: (account) => deployedUsers()?.signInChanged(account),
     logger: {
       debug: (m) => log.debug(m),
       info: (m) => log.log(m),

@@ -22,6 +22,8 @@ interface AccountProps extends EditorNodeProperties {
   imapPort: string;
   pop3Host: string;
   pop3Port: string;
+  smtpHost: string;
+  smtpPort: string;
   resource: string;
   proxy: string;
 }
@@ -76,6 +78,8 @@ RED.nodes.registerType<AccountProps, AccountCredentials>('m365-account', {
     imapPort: { value: '993', validate: (v: string) => isPort(v) },
     pop3Host: { value: 'outlook.office365.com' },
     pop3Port: { value: '995', validate: (v: string) => isPort(v) },
+    smtpHost: { value: 'smtp.office365.com' },
+    smtpPort: { value: '587', validate: (v: string) => isPort(v) },
     resource: { value: '' },
     proxy: { value: '' },
   },

@@ -7,6 +7,7 @@ import type { NodeProps } from '../shared/red';
 import { tokenCacheFile } from '../shared/storage';
 import { createAccountTokenProvider, toAccountConfig, type AccountNode } from './account-node';
 import { registerAdminRoutes } from './admin-routes';
+import { AccountUsers } from './users';
 
 export type { AccountNode } from './account-node';
 
@@ -14,6 +15,9 @@ export default function registerAccountNode(RED: NodeAPI): void {
   function M365AccountNode(this: AccountNode, props: NodeProps): void {
     RED.nodes.createNode(this, props);
     this.startedAt = Date.now();
+    this.users = new AccountUsers();
+    this.register = (user) => this.users.register(user);
+    this.deregister = (user, done) => this.users.deregister(user, done);
     this.accountConfig = toAccountConfig(props, this.credentials);
     this.problems = validateAccountConfig(this.accountConfig);
     for (const problem of this.problems) this.error(problem.toString());

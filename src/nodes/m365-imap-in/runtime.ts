@@ -16,7 +16,7 @@ export default function registerImapInNode(RED: NodeAPI): void {
     const account = checkReaderSetup(RED, node, props, errors);
     if (!account) return;
 
-    runReaderNode(RED, node, account, config, (context) => {
+    runReaderNode(RED, node, account, config, 'imap', (context) => {
       // The checkpoint belongs to this node, mailbox and folder: another node or folder starts fresh.
       const key = `imap:${node.id}:${context.mailbox.toLowerCase()}:${config.folder}`;
       const store = checkpointStore(RED);

@@ -14,7 +14,7 @@ export default function registerPop3InNode(RED: NodeAPI): void {
     const account = checkReaderSetup(RED, node, props, errors);
     if (!account) return;
 
-    runReaderNode(RED, node, account, config, (context) => {
+    runReaderNode(RED, node, account, config, 'pop3', (context) => {
       const { host, port } = context.provider.endpoints.pop3;
       const proxy = mailProxy(host, port, account.accountConfig.proxy);
       return new Pop3Poller({

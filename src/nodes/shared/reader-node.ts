@@ -5,7 +5,9 @@ import type { M365TokenProvider } from '../../auth/token-provider';
 import type { ReaderConfigBase } from '../../config/reader-config';
 import { buildMailMessage } from '../../mail';
 import type { MailMeta } from '../../mail/types';
+import type { MailProtocol } from '../../core/protocol';
 import type { AccountNode } from '../m365-account/runtime';
+import type { AccountUser } from '../m365-account/users';
 import { reportError, runtimeTranslator, type NodeProps } from './red';
 import { showStatus, type StatusState } from './status';
 
@@ -36,9 +38,6 @@ export interface EngineContext {
   warn(text: string): void;
 }
 
-// How often a delegated reader looks for a sign-in made in the editor meanwhile.
-const SIGN_IN_RECHECK_MS = 5000;
-
 /**
  * Start-up checks shared by the reader nodes: the account exists and is valid, and the node's own
  * properties parse. Returns the account node, or undefined after reporting every problem.
@@ -65,15 +64,20 @@ const KNOWN_STATES: StatusState[] = ['connecting', 'watching', 'polling', 'fetch
 /**
  * The Node-RED side of a reader node: input control (check now, pause, resume), status, errors to
  * Catch nodes, mail → msg, and a close that stops the engine within Node-RED's time limit. The
- * protocol specific part is the engine that `createEngine` returns.
+ * protocol specific part is the engine that `createEngine` returns. The node registers with its
+ * account for `protocol`; a delegated reader starts when a sign-in is pushed to it and stops at a
+ * sign-out.
  */
-export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, config: ReaderConfigBase, createEngine: (context: EngineContext) => MailEngine): void {
+export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, config: ReaderConfigBase, protocol: MailProtocol, createEngine: (context: EngineContext) => MailEngine): void {
   const t = runtimeTranslator(RED);
   const provider = account.tokenProvider();
   const appOnly = isAppOnly(account.accountConfig.authType);
   let engine: MailEngine | undefined;
+  /** The signed-in user whose own mailbox the engine reads (delegated, no mailbox configured). */
+  let engineUser: string | undefined;
+  let starting = false;
+  let stopping: Promise<void> = Promise.resolve();
   let closed = false;
-  let signInTimer: ReturnType<typeof setTimeout> | undefined;
   let lastErrorKind: ErrorKind | undefined;
 
   const deliver = async (source: Buffer | NodeJS.ReadableStream, meta: MailMeta): Promise<void> => {
@@ -125,27 +129,66 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
     engine.start();
   };
 
-  // A delegated reader waits for a user to sign in (in the account's edit dialog); without a
-  // mailbox it then reads that user's own. Until then it says so in its status, not as an error.
+  /** Stops the engine, if one runs; a start waits for the stop, so two engines never overlap. */
+  const stopEngine = (): Promise<void> => {
+    const running = engine;
+    engine = undefined;
+    engineUser = undefined;
+    if (running) stopping = running.stop().catch(() => undefined);
+    return stopping;
+  };
+
+  // A delegated reader waits for a user to sign in (in the account's edit dialog); the account
+  // pushes the sign-in to it. Without a mailbox it then reads that user's own. Until then it says
+  // so in its status, not as an error.
   let toldSignedOut = false;
   const resolveMailboxAndStart = (): void => {
     if (appOnly) {
       startWith(config.mailbox);
       return;
     }
-    provider.getAccount().then((signedIn) => {
-      if (closed) return;
-      if (signedIn) return startWith(config.mailbox || signedIn.username);
+    if (engine || starting) return;
+    starting = true;
+    stopping.then(() => provider.getAccount()).then((signedIn) => {
+      starting = false;
+      if (closed || engine) return;
+      if (signedIn) {
+        startWith(config.mailbox || signedIn.username);
+        engineUser = config.mailbox ? undefined : signedIn.username;
+        return;
+      }
       showStatus(node, { state: 'signed-out' }, t);
       if (!toldSignedOut) node.log(t('common.errors.signInFirst'));
       toldSignedOut = true;
-      signInTimer = setTimeout(resolveMailboxAndStart, SIGN_IN_RECHECK_MS);
     }, (error: unknown) => {
-      if (closed) return;
-      reportError(node, error);
-      signInTimer = setTimeout(resolveMailboxAndStart, SIGN_IN_RECHECK_MS);
+      starting = false;
+      if (!closed) reportError(node, error);
     });
   };
+
+  const user: AccountUser = {
+    id: node.id,
+    protocols: [protocol],
+    signedIn: (signedIn) => {
+      if (closed || appOnly) return;
+      // Another user signed in while this reader reads the previous user's own mailbox: switch.
+      if (engine && engineUser !== undefined && engineUser !== signedIn.username) {
+        void stopEngine();
+      }
+      resolveMailboxAndStart();
+    },
+    signedOut: () => {
+      if (closed || appOnly) return;
+      toldSignedOut = false;
+      void stopEngine().then(() => {
+        if (closed || engine || starting) return;
+        showStatus(node, { state: 'signed-out' }, t);
+        node.log(t('common.errors.signInFirst'));
+        toldSignedOut = true;
+      });
+    },
+  };
+  account.register(user);
 
   node.on('input', (msg: Record<string, unknown>, send: unknown, done: (err?: Error) => void) => {
     const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : '';
@@ -173,11 +216,10 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
       finished = true;
       closeDone();
     };
-    clearTimeout(signInTimer);
-    const stopping = engine ? engine.stop() : Promise.resolve();
+    account.deregister(user);
     // Never hold Node-RED's close longer than it allows (15 s); the engines stop in a few seconds.
     const guard = setTimeout(done, 10000);
-    stopping.catch(() => undefined).then(() => {
+    stopEngine().then(() => {
       clearTimeout(guard);
       node.status({});
       done();

@@ -68,6 +68,11 @@ export interface IdentityStats {
   byClient: Record<string, number>;
   deviceCodeRequests: number;
   introspections: number;
+  /**
+   * The `scope` parameter of every token, device code and sign-in page (authorize GET) request,
+   * in order, as sent: what a client asked the user or the tenant to grant.
+   */
+  requestedScopes: Array<{ endpoint: 'token' | 'devicecode' | 'authorize'; scope: string }>;
   reset(): void;
 }
 
@@ -108,12 +113,14 @@ export function createStats(): IdentityStats {
     byClient: {},
     deviceCodeRequests: 0,
     introspections: 0,
+    requestedScopes: [],
     reset() {
       stats.tokenRequests = 0;
       stats.byGrant = {};
       stats.byClient = {};
       stats.deviceCodeRequests = 0;
       stats.introspections = 0;
+      stats.requestedScopes = [];
     },
   };
   return stats;

@@ -225,6 +225,7 @@ class IdentityServerImpl implements IdentityServer {
       case 'discovery/keys':
         return sendJson(res, 200, this.issuer.jwks());
       case 'oauth2/v2.0/authorize':
+        if (method !== 'POST') this.recordScope('authorize', url.searchParams);
         return sendPage(res, method === 'POST' ? authorizePost(this.ctx, await readForm(req)) : authorizeGet(this.ctx, tenant, url.searchParams));
       case 'oauth2/v2.0/logout': {
         const target = url.searchParams.get('post_logout_redirect_uri');
@@ -241,14 +242,21 @@ class IdentityServerImpl implements IdentityServer {
         if (method !== 'POST') throw Errors.methodNotAllowed();
         const params = await readForm(req);
         this.stats.deviceCodeRequests++;
+        this.recordScope('devicecode', params);
         await this.applyFaults();
         return sendJson(res, 200, handleDeviceCodeRequest(this.ctx, tenant, params), true);
       }
     }
   }
 
+  private recordScope(endpoint: 'token' | 'devicecode' | 'authorize', params: URLSearchParams): void {
+    const scope = params.get('scope');
+    if (scope !== null) this.stats.requestedScopes.push({ endpoint, scope });
+  }
+
   private countTokenRequest(params: URLSearchParams): void {
     this.stats.tokenRequests++;
+    this.recordScope('token', params);
     const grant = params.get('grant_type') ?? '(none)';
     const client = params.get('client_id') ?? '(none)';
     this.stats.byGrant[grant] = (this.stats.byGrant[grant] ?? 0) + 1;
