@@ -27,6 +27,9 @@ export default function registerImapActionNode(RED: NodeAPI): void {
     const account = checkReaderSetup(RED, node, props, errors);
     if (!account) return;
     const t = runtimeTranslator(RED);
+    // On the account's register for IMAP, so its tokens carry the IMAP scope.
+    const accountUser = { id: node.id, protocols: ['imap'] as const };
+    account.register(accountUser);
     const provider = account.tokenProvider();
     const appOnly = isAppOnly(account.accountConfig.authType);
     const storeKey = `imap-action:${node.id}`;
@@ -165,6 +168,7 @@ export default function registerImapActionNode(RED: NodeAPI): void {
     node.on('close', (removed: boolean, closeDone: () => void) => {
       closed = true;
       clearTimeout(statusTimer);
+      account.deregister(accountUser);
       runner.close(5000).then(async () => {
         for (const [key, entry] of sessions) {
           entry.unsubscribe();
