@@ -82,11 +82,16 @@ export function isNoProxy(noProxy: string | undefined, host: string, port: numbe
 export function resolveProxy(target: string | URL | ProxyTarget, explicitProxy?: string, env: Env = process.env): URL | undefined {
   const parsedTarget = toTarget(target);
   let raw = explicitProxy?.trim();
+  // Where the setting came from, so the message says what to change.
+  let source = 'The account\'s proxy';
+  let change = 'the account\'s proxy';
   if (!raw) {
-    const isHttp = parsedTarget.protocol === 'http:';
-    raw = isHttp ? envValue(env, 'http_proxy') : envValue(env, 'https_proxy');
+    const name = parsedTarget.protocol === 'http:' ? 'http_proxy' : 'https_proxy';
+    raw = envValue(env, name);
     if (!raw) return undefined;
     if (isNoProxy(envValue(env, 'no_proxy'), parsedTarget.host, parsedTarget.port)) return undefined;
+    source = `${name.toUpperCase()} in Node-RED's environment`;
+    change = `${name.toUpperCase()} (or unset it, or set the account's proxy, which takes precedence)`;
   }
   // "proxy:3128" without a scheme is common in HTTPS_PROXY; curl assumes http://.
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
@@ -94,13 +99,13 @@ export function resolveProxy(target: string | URL | ProxyTarget, explicitProxy?:
   try {
     url = new URL(withScheme);
   } catch {
-    throw new M365MailError('The proxy setting is not a valid URL.', {
-      kind: 'config', fix: 'Use http://host:port (or http://user:password@host:port) in the account or in HTTPS_PROXY.',
+    throw new M365MailError(`${source} is not a valid proxy URL.`, {
+      kind: 'config', fix: `Set ${change} to http://host:port.`,
     });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new M365MailError(`The proxy scheme "${url.protocol}" is not supported.`, {
-      kind: 'config', fix: 'Use an HTTP proxy that supports CONNECT (http://host:port).',
+    throw new M365MailError(`${source} uses the proxy scheme "${url.protocol}", which is not supported.`, {
+      kind: 'config', fix: `Use an HTTP proxy that supports CONNECT: set ${change} to http://host:port.`,
     });
   }
   return url;

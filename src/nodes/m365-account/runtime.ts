@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { NodeAPI } from 'node-red';
 import { validateAccountConfig } from '../../auth/account-config';
+import type { M365MailError } from '../../core/errors';
 import { forgetOtherSignIn } from '../../auth/token-cache';
 import { signInBinding, type M365TokenProvider } from '../../auth/token-provider';
 import type { NodeProps } from '../shared/red';
@@ -20,13 +21,19 @@ export default function registerAccountNode(RED: NodeAPI): void {
     this.deregister = (user, done) => this.users.deregister(user, done);
     this.accountConfig = toAccountConfig(props, this.credentials);
     this.problems = validateAccountConfig(this.accountConfig);
+    let signInFile: string | undefined;
+    try {
+      signInFile = tokenCacheFile(RED, this.id);
+    } catch (error) {
+      // The state folder cannot be created: a problem of this account (readers show it), not an exit.
+      this.problems.push(error as M365MailError);
+    }
     for (const problem of this.problems) this.error(problem.toString());
-    const signInFile = tokenCacheFile(RED, this.id);
-    if (this.problems.length === 0) {
+    if (this.problems.length === 0 && signInFile) {
       // A new client ID, tenant or cloud (or app-only now) makes the stored user sign-in worthless: forget it.
-      void forgetOtherSignIn(signInFile, signInBinding(this.accountConfig)).then((forgot) => {
+      forgetOtherSignIn(signInFile, signInBinding(this.accountConfig)).then((forgot) => {
         if (forgot) this.log('Forgot the stored sign-in of the previous app registration, tenant or cloud.');
-      });
+      }, (error: unknown) => this.warn(String(error)));
     }
 
     let provider: M365TokenProvider | undefined;
@@ -39,7 +46,7 @@ export default function registerAccountNode(RED: NodeAPI): void {
       provider?.dispose();
       provider = undefined;
       // A deleted account takes its stored sign-in (and refresh token) with it.
-      if (removed) rm(signInFile, { force: true }).catch(() => undefined).then(() => done());
+      if (removed && signInFile) rm(signInFile, { force: true }).catch(() => undefined).then(() => done());
       else done();
     });
   }

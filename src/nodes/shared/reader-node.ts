@@ -125,8 +125,15 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
 
   const startWith = (mailbox: string): void => {
     if (closed) return;
-    engine = createEngine(context(mailbox));
-    engine.start();
+    try {
+      engine = createEngine(context(mailbox));
+      engine.start();
+    } catch (error) {
+      // A bad environment or setting (an unsupported HTTPS_PROXY, a state folder that cannot be
+      // written) is this node's error with its fix, never an exception that stops Node-RED.
+      engine = undefined;
+      context(mailbox).onError(isM365MailError(error) ? error : new M365MailError(error instanceof Error ? error.message : String(error), { kind: 'unknown', cause: error }));
+    }
   };
 
   /** Stops the engine, if one runs; a start waits for the stop, so two engines never overlap. */

@@ -1,14 +1,22 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeAPI } from 'node-red';
+import { M365MailError } from '../../core/errors';
 import { CheckpointStore } from '../../state';
 import { ensurePrivateDirSync, readOrCreateKeyFileSync } from '../../state/key-file';
 
-/** `<userDir>/m365-mail` (owner-only): checkpoints, UIDL sets and encrypted sign-ins of this package. */
+/** `<userDir>/m365-mail` (owner-only): checkpoints, UIDL sets and encrypted sign-ins of this package. Throws M365MailError 'storage'. */
 export function stateDir(RED: NodeAPI): string {
   const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? path.join(os.homedir(), '.node-red');
   const dir = path.join(userDir, 'm365-mail');
-  ensurePrivateDirSync(dir);
+  try {
+    ensurePrivateDirSync(dir);
+  } catch (error) {
+    throw new M365MailError(`The folder ${dir} could not be created (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {
+      kind: 'storage', cause: error,
+      fix: `Make ${dir} a folder that the user running Node-RED may write (remove a file of that name), then restart Node-RED.`,
+    });
+  }
   return dir;
 }
 
