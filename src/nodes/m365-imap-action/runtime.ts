@@ -96,7 +96,7 @@ export default function registerImapActionNode(RED: NodeAPI): void {
       });
     };
 
-    const failureOf = (request: ActionRequest, outcomes: UidOutcome[]): M365MailError | undefined => {
+    const failureOf = (outcomes: UidOutcome[]): M365MailError | undefined => {
       const failed = outcomes.find((o) => o.result === 'failed');
       return failed && failed.result === 'failed' ? failed.error : undefined;
     };
@@ -104,7 +104,7 @@ export default function registerImapActionNode(RED: NodeAPI): void {
     /** Puts the outcome on the msg (and, for fetch, the mail's fields as the readers set them) and sends it on. */
     const passOn = async (msg: Msg, request: ActionRequest, outcomes: UidOutcome[], send: Send): Promise<void> => {
       const report = reportOf(request, outcomes);
-      if (!report) throw failureOf(request, outcomes) ?? new M365MailError('The action failed', { kind: 'action-refused' });
+      if (!report) throw failureOf(outcomes) ?? new M365MailError('The action failed', { kind: 'action-refused' });
       const mail = typeof msg.mail === 'object' && msg.mail !== null ? (msg.mail as Msg) : { protocol: 'imap', mailbox: request.mailbox, folder: request.folder, uid: request.uids.length === 1 ? request.uids[0] : request.uids };
       if (request.action !== 'fetch') {
         msg.mail = { ...mail, action: report };
@@ -157,7 +157,7 @@ export default function registerImapActionNode(RED: NodeAPI): void {
 
     // Actions accepted before a restart (or a crash) and never confirmed: applied once, now.
     runner.replay((stored, outcomes) => {
-      const failure = failureOf(stored, outcomes);
+      const failure = failureOf(outcomes);
       if (failure) reportError(node, failure, { mail: { protocol: 'imap', mailbox: stored.mailbox, folder: stored.folder, uid: stored.uids.length === 1 ? stored.uids[0] : stored.uids } });
       else doneCount += stored.uids.length;
       updateStatus();
