@@ -8,6 +8,7 @@ import type { ActionRequest } from './request';
 import type { PendingActions, StoredAction } from './pending';
 import type { ActionSession, SessionItem } from './session';
 import type { UidOutcome } from './apply';
+import { MAX_UIDS_PER_COMMAND, MAX_UIDS_PER_FETCH } from './batching';
 
 export interface ActionRunnerOptions {
   /** The node's id: owner of its items in the shared sessions. */
@@ -69,7 +70,16 @@ export class ActionRunner {
     return stored.length;
   }
 
-  private apply(request: ResolvedRequest): Promise<UidOutcome[] | undefined> {
+  /** Applies a request; a list of UIDs longer than one command takes goes out in several. */
+  private async apply(request: ResolvedRequest): Promise<UidOutcome[] | undefined> {
+    const limit = request.action === 'fetch' ? MAX_UIDS_PER_FETCH : MAX_UIDS_PER_COMMAND;
+    const parts: Array<Promise<UidOutcome[] | undefined>> = [];
+    for (let start = 0; start < request.uids.length; start += limit) parts.push(this.applyPart({ ...request, uids: request.uids.slice(start, start + limit) }));
+    const outcomes = await Promise.all(parts);
+    return outcomes.some((part) => part === undefined) ? undefined : (outcomes as UidOutcome[][]).flat();
+  }
+
+  private applyPart(request: ResolvedRequest): Promise<UidOutcome[] | undefined> {
     if (this.closing) return Promise.resolve(undefined);
     const session = this.options.sessionFor(request.mailbox);
     return new Promise((resolve) => {
