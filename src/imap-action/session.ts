@@ -41,9 +41,10 @@ export interface ActionSessionOptions {
 
 export const DEFAULT_ACTION_IDLE_MS = 30_000;
 
-// Failures that trying again later cannot fix are reported to the waiting msgs instead.
+// Failures that trying again later cannot fix are reported to the waiting msgs instead. A missing
+// delegated sign-in is waited out: the actions are stored, and a sign-in wakes the session.
 function shouldRetry(error: M365MailError): boolean {
-  return error.retryable || error.kind === 'network' || error.kind === 'timeout' || error.kind === 'tls';
+  return error.retryable || error.kind === 'network' || error.kind === 'timeout' || error.kind === 'tls' || error.kind === 'sign-in-required';
 }
 
 export class ActionSession {
@@ -83,6 +84,12 @@ export class ActionSession {
     if (this.active) return;
     this.active = true;
     this.running = this.run();
+  }
+
+  /** Ends a backoff wait now, e.g. because the user just signed in. */
+  retryNow(): void {
+    this.backoff.reset();
+    this.wakeUp?.();
   }
 
   /** Removes an owner's items that have not been sent yet (they stay stored for the next start). */

@@ -27,14 +27,18 @@ export default function registerImapActionNode(RED: NodeAPI): void {
     const account = checkReaderSetup(RED, node, props, errors);
     if (!account) return;
     const t = runtimeTranslator(RED);
-    // On the account's register for IMAP, so its tokens carry the IMAP scope.
-    const accountUser = { id: node.id, protocols: ['imap'] as const };
+    const sessions = new Map<string, { session: ActionSession; unsubscribe: () => void }>();
+    // On the account's register for IMAP, so its tokens carry the IMAP scope; a sign-in ends the
+    // wait of actions that were held back for want of one.
+    const accountUser = {
+      id: node.id, protocols: ['imap'] as const,
+      signedIn: () => { for (const entry of sessions.values()) entry.session.retryNow(); },
+    };
     account.register(accountUser);
     const provider = account.tokenProvider();
     const appOnly = isAppOnly(account.accountConfig.authType);
     const storeKey = `imap-action:${node.id}`;
     const pending = PendingActions.open(checkpointStore(RED), storeKey);
-    const sessions = new Map<string, { session: ActionSession; unsubscribe: () => void }>();
     let closed = false;
     let doneCount = 0;
     let sessionState: SessionState = { state: 'idle' };

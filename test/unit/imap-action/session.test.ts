@@ -97,6 +97,23 @@ describe('imap action session', () => {
     await session.stop();
   });
 
+  it('holds the actions while a delegated account waits for a sign-in, and goes on as soon as one is made', async () => {
+    let signedIn = false;
+    const { session, states, act } = setup({
+      apply: async () => {
+        if (!signedIn) throw new M365MailError('nobody signed in', { kind: 'sign-in-required', retryable: false });
+        return [{ uid: 3, result: 'done' }];
+      },
+    });
+    const outcome = act([3]);
+    await settle();
+    assert.ok(states.some((s) => s.state === 'error' && s.error.kind === 'sign-in-required' && s.retryInMs !== undefined), 'waiting, not failed');
+    signedIn = true;
+    session.retryNow();
+    assert.deepEqual(await outcome, [{ uid: 3, result: 'done' }]);
+    await session.stop();
+  });
+
   it('fails the waiting actions at once when retrying cannot help (a refused login)', async () => {
     const { session, act } = setup({
       apply: async () => { throw new M365MailError('refused', { kind: 'auth-failed', retryable: false }); },
