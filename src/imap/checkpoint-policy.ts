@@ -5,7 +5,9 @@
 import type { SearchObject } from 'imapflow';
 import { M365MailError } from '../core/errors';
 
-export type Criteria = 'new' | 'all' | 'unseen' | 'custom';
+import type { Criteria } from '../engine/options';
+
+export type { Criteria } from '../engine/options';
 
 /** Where the watcher stands in one folder: everything up to `lastUid` was handed over. */
 export interface Checkpoint {
@@ -16,12 +18,6 @@ export interface Checkpoint {
    * it is the last known point: mail that arrived later is recovered (see {@link selectRecovered}).
    */
   savedAt?: number;
-}
-
-/** Durable storage of one watcher's checkpoint (the lead wires src/state to this). */
-export interface CheckpointStore {
-  load(): Promise<Checkpoint | undefined>;
-  save(checkpoint: Checkpoint): Promise<void>;
 }
 
 /** What the server says about the selected folder. `endUid` is UIDNEXT - 1 (or the highest UID). */
@@ -74,14 +70,14 @@ export function reconcileCheckpoint(
 }
 
 /** UID set of everything after `lastUid`. Servers answer `n:*` with the highest message even when its UID is below n. */
-export function uidRangeAfter(lastUid: number): string {
+function uidRangeAfter(lastUid: number): string {
   return `${lastUid + 1}:*`;
 }
 
 /**
  * The search for candidate mail: the criteria AND a UID greater than the checkpoint. When a custom
  * search already constrains `uid`, that constraint stays and the checkpoint is enforced by
- * {@link selectBatch} on the client side.
+ * {@link qualifyingUids} on the client side.
  */
 export function buildSearchQuery(criteria: Criteria, lastUid: number, custom?: SearchObject): SearchObject {
   const uid = uidRangeAfter(lastUid);
@@ -138,14 +134,6 @@ export interface Batch {
 }
 
 /**
- * Picks the next batch from a search answer: only UIDs above the checkpoint (the `n:*` pitfall),
- * each once, ascending, at most `batchSize`.
- */
-export function selectBatch(uids: readonly number[], lastUid: number, batchSize: number): Batch {
-  return batchAfter(qualifyingUids(uids, lastUid), lastUid, batchSize);
-}
-
-/**
  * The next batch from a backlog (ascending UIDs as from {@link qualifyingUids}): the UIDs after the
  * checkpoint, found by binary search, so taking batch after batch of a long backlog stays cheap.
  */
@@ -162,7 +150,7 @@ export function batchAfter(sortedUids: readonly number[], lastUid: number, batch
   return { batch, remaining: sortedUids.length - low - batch.length };
 }
 
-/** The UIDs of a search answer above the checkpoint, each once, ascending. */
+/** The UIDs of a search answer above the checkpoint (the `n:*` pitfall), each once, ascending. */
 export function qualifyingUids(uids: readonly number[], lastUid: number): number[] {
   return [...new Set(uids)].filter((uid) => Number.isInteger(uid) && uid > lastUid).sort((a, b) => a - b);
 }

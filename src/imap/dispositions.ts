@@ -6,9 +6,10 @@
  */
 import type { CopyResponseObject, FetchMessageObject, FetchQueryObject, FetchOptions, MessageRangeOptions, SearchObject, SearchOptions, StoreOptions } from 'imapflow';
 import type { M365MailError } from '../core/errors';
+import type { Disposition } from '../engine/options';
 import { dispositionError, toImapError } from './errors';
 
-export type Disposition = 'none' | 'read' | 'flag' | 'move' | 'delete';
+export type { Disposition } from '../engine/options';
 
 /** The part of an imapflow client that dispositions use. */
 export interface DispositionClient {
@@ -147,6 +148,16 @@ export class PendingDispositions {
     const oldest = this.items.values().next().value as PendingDisposition;
     this.items.delete(oldest.uid);
     return oldest;
+  }
+
+  /** Puts back an entry stored with the checkpoint (after a restart). */
+  restore(uid: number, uidValidity: number, attempts: number): void {
+    if (this.items.size < this.maxItems) this.items.set(uid, { uid, uidValidity, attempts });
+  }
+
+  /** The entries of this UIDVALIDITY, as they are (for storing). */
+  entries(uidValidity: number): PendingDisposition[] {
+    return [...this.items.values()].filter((item) => item.uidValidity === uidValidity);
   }
 
   /** Entries for this UIDVALIDITY; entries of another UIDVALIDITY are meaningless and dropped. */

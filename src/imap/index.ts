@@ -2,8 +2,8 @@
 export { MailboxWatcher } from './watcher';
 export type {
   MailboxWatcherOptions, MailboxWatcherCallbacks, MailMeta, MailSource, WatchMode, WatcherState, WatcherStatus, WatcherWarning,
-} from './watcher';
-export type { Checkpoint, CheckpointStore, Criteria } from './checkpoint-policy';
+} from './watcher-types';
+export type { Checkpoint, Criteria } from './checkpoint-policy';
 export { parseCustomCriteria } from './checkpoint-policy';
 export type { Disposition } from './dispositions';
 export { listFolders, type FolderInfo } from './folders';

@@ -1,8 +1,6 @@
 import type { Node, NodeAPI } from 'node-red';
 import { parseImapReaderConfig } from '../../config/reader-config';
 import { MailboxWatcher, parseCustomCriteria } from '../../imap';
-import type { CheckpointStore as WatcherCheckpointStore } from '../../imap';
-import { loadImapCheckpoint, saveImapCheckpoint } from '../../state';
 import { mailProxy } from '../shared/mail-proxy';
 import { debugLoggingEnabled, type NodeProps } from '../shared/red';
 import { checkReaderSetup, runReaderNode } from '../shared/reader-node';
@@ -18,20 +16,6 @@ export default function registerImapInNode(RED: NodeAPI): void {
 
     runReaderNode(RED, node, account, config, 'imap', (context) => {
       // The checkpoint belongs to this node, mailbox and folder: another node or folder starts fresh.
-      const key = `imap:${node.id}:${context.mailbox.toLowerCase()}:${config.folder}`;
-      const store = checkpointStore(RED);
-      const checkpoints: WatcherCheckpointStore = {
-        load: async () => {
-          const saved = await loadImapCheckpoint(store, key);
-          if (!saved) return undefined;
-          // The save time lets the watcher recover mail that arrived after it when UIDVALIDITY changes.
-          const savedAt = Date.parse(saved.updatedAt);
-          return { uidValidity: Number(saved.uidValidity), lastUid: saved.lastUid, savedAt: Number.isFinite(savedAt) ? savedAt : undefined };
-        },
-        save: async (checkpoint) => {
-          await saveImapCheckpoint(store, key, checkpoint);
-        },
-      };
       return new MailboxWatcher({
         host: context.provider.endpoints.imap.host,
         port: context.provider.endpoints.imap.port,
@@ -40,7 +24,9 @@ export default function registerImapInNode(RED: NodeAPI): void {
         appOnly: context.appOnly,
         proxy: mailProxy(context.provider.endpoints.imap.host, context.provider.endpoints.imap.port, account.accountConfig.proxy)?.toString(),
         logger: { debug: (m: string) => node.debug(m), warn: (m: string) => node.warn(m), debugEnabled: debugLoggingEnabled(RED) },
-        checkpointStore: checkpoints,
+        checkpointStore: checkpointStore(RED),
+        // The checkpoint belongs to this node, mailbox and folder: another node or folder starts fresh.
+        checkpointKey: `imap:${node.id}:${context.mailbox.toLowerCase()}:${config.folder}`,
         folder: config.folder,
         mode: config.mode,
         intervalSec: config.interval,

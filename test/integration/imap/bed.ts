@@ -6,7 +6,10 @@ import { ImapFlow } from 'imapflow';
 import type { Readable } from 'node:stream';
 import { createTokenProvider } from '../../../src/auth/token-provider';
 import type { AccessTokenSource } from '../../../src/auth/token-source';
-import type { Checkpoint, CheckpointStore } from '../../../src/imap/checkpoint-policy';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Checkpoint } from '../../../src/imap/checkpoint-policy';
+import { CheckpointStore } from '../../../src/state/checkpoint-store';
 import { USERS } from '../../env/identity/directory';
 import { startTestBed, type TestBed } from '../../env/testbed';
 
@@ -51,17 +54,48 @@ export async function inspector(bed: ImapBed, tokens: AccessTokenSource, mailbox
   return client;
 }
 
-export class MemoryCheckpointStore implements CheckpointStore {
+/**
+ * The real store's interface over a Map (no disk); `value` is the one checkpoint the test looks
+ * at (the watcher stores under its `checkpointKey`, which the tests set to CHECKPOINT_KEY).
+ */
+export class MemoryCheckpointStore extends CheckpointStore {
   saves = 0;
-  constructor(public value?: Checkpoint) {}
-  async load(): Promise<Checkpoint | undefined> {
-    return this.value && { ...this.value };
+  readonly records = new Map<string, string>();
+
+  constructor(initial?: Checkpoint) {
+    super(path.join(tmpdir(), 'unused-memory-store'));
+    if (initial) {
+      this.records.set(CHECKPOINT_KEY, JSON.stringify({
+        uidValidity: String(initial.uidValidity), lastUid: initial.lastUid, savedAt: initial.savedAt,
+        updatedAt: new Date(initial.savedAt ?? Date.now()).toISOString(),
+      }));
+    }
   }
-  async save(checkpoint: Checkpoint): Promise<void> {
-    this.saves++;
-    this.value = { ...checkpoint };
+
+  /** The stored checkpoint, as the watcher sees it. */
+  get value(): (Checkpoint & { pending?: Array<{ uid: number; attempts: number }> }) | undefined {
+    const text = this.records.get(CHECKPOINT_KEY);
+    if (text === undefined) return undefined;
+    const stored = JSON.parse(text) as { uidValidity: string; lastUid: number; savedAt?: number; pending?: Array<{ uid: number; attempts: number }> };
+    return { uidValidity: Number(stored.uidValidity), lastUid: stored.lastUid, savedAt: stored.savedAt, ...(stored.pending ? { pending: stored.pending } : {}) };
+  }
+
+  override async get<T>(key: string): Promise<T | undefined> {
+    const text = this.records.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+
+  override async set<T>(key: string, value: T): Promise<void> {
+    if (key === CHECKPOINT_KEY) this.saves++;
+    this.records.set(key, JSON.stringify(value));
+  }
+
+  override async delete(key: string): Promise<void> {
+    this.records.delete(key);
   }
 }
+
+export const CHECKPOINT_KEY = 'imap:test';
 
 export function rawMail(subject: string, body = 'hello'): string {
   return `From: sender@example.com\r\nTo: alice@contoso.com\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@test>\r\n\r\n${body}\r\n`;

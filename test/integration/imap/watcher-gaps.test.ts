@@ -11,7 +11,7 @@ import { MailboxWatcher, type MailboxWatcherOptions, type MailMeta, type Watcher
 import { EXCHANGE_IMAP_CAPABILITIES, startDovecot, type DovecotServer } from '../../env/dovecot';
 import { APPS, USERS } from '../../env/identity/directory';
 import { TESTBED_MAILBOXES } from '../../env/testbed';
-import { daemonTokenSource, MemoryCheckpointStore, rawMail, readSource, startImapBed, subjectOf, type ImapBed } from './bed';
+import { CHECKPOINT_KEY, daemonTokenSource, MemoryCheckpointStore, rawMail, readSource, startImapBed, subjectOf, type ImapBed } from './bed';
 import { startImapRelay, type ImapRelay, type RelayBehaviour } from './imap-relay';
 
 interface Received {
@@ -89,6 +89,7 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       tokenSource: tokens,
       tls: { ca: bed.ca.caCertPem },
       checkpointStore: new MemoryCheckpointStore(),
+      checkpointKey: CHECKPOINT_KEY,
       backoff: { baseMs: 100, capMs: 1000 },
       ...options,
     }, {

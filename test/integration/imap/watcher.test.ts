@@ -5,7 +5,7 @@ import { listFolders } from '../../../src/imap/folders';
 import { MailboxWatcher, type MailboxWatcherOptions, type MailMeta, type WatcherStatus, type WatcherWarning } from '../../../src/imap/watcher';
 import { USERS } from '../../env/identity/directory';
 import {
-  daemonTokenSource, inspector, MemoryCheckpointStore, rawMail, readSource, startImapBed, subjectOf, type ImapBed,
+  CHECKPOINT_KEY, daemonTokenSource, inspector, MemoryCheckpointStore, rawMail, readSource, startImapBed, subjectOf, type ImapBed,
 } from './bed';
 
 interface Received {
@@ -99,6 +99,7 @@ describe('imap MailboxWatcher against Dovecot with XOAUTH2', function () {
       tokenSource: tokens,
       tls: { ca: bed.ca.caCertPem },
       checkpointStore: new MemoryCheckpointStore(),
+      checkpointKey: CHECKPOINT_KEY,
       backoff: { baseMs: 100, capMs: 1000 },
       ...options,
     }, beforeHandOver);
@@ -248,6 +249,39 @@ describe('imap MailboxWatcher against Dovecot with XOAUTH2', function () {
     await h.watcher.checkNow();
     await h.watcher.checkNow();
     assert.deepEqual(h.subjects(), ['no-target']);
+  });
+
+  it('applies a disposition that was still failing at a restart after it (kept with the checkpoint), once', async () => {
+    const store = new MemoryCheckpointStore();
+    const options = { folder: 'disp-restart', criteria: 'all', disposition: 'move', moveTo: 'Later', mode: 'poll', intervalSec: 600, checkpointStore: store } as const;
+    await bed.dovecot.deliver(USERS.alice, rawMail('move-later'), { folder: 'disp-restart' });
+    const first = watch(options);
+    await first.waitFor(() => first.errors.some((e) => e.kind === 'disposition-failed'), 5000, 'disposition error');
+    await first.watcher.stop();
+    const uid = first.received[0].meta.uid;
+    assert.deepEqual(store.value?.pending?.map((p) => p.uid), [uid], 'the failed disposition is stored with the checkpoint');
+
+    await bed.dovecot.createFolder(USERS.alice, 'Later');
+    const second = watch(options);
+    await second.waitForState('polling');
+    await second.watcher.checkNow();
+    assert.deepEqual(second.subjects(), [], 'nothing emitted again');
+    assert.equal(store.value?.pending, undefined, 'nothing left to apply');
+    const client = await inspector(bed, tokens);
+    try {
+      const status = await client.status('disp-restart', { messages: true });
+      assert.equal(status && status.messages, 0, 'gone from the watched folder');
+      const lock = await client.getMailboxLock('Later');
+      try {
+        const moved = await client.fetchAll('1:*', { envelope: true });
+        assert.deepEqual(moved.map((m) => m.envelope?.subject), ['move-later'], 'moved once');
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await client.logout();
+    }
+    assert.deepEqual(second.errors, []);
   });
 
   it('opens the shared mailbox support@contoso.com with the daemon token', async () => {

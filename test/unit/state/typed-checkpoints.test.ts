@@ -27,6 +27,20 @@ describe('typed checkpoints', () => {
       assert.ok(!Number.isNaN(Date.parse(loaded?.updatedAt ?? '')));
     });
 
+    it('keeps the watcher\'s savedAt and the dispositions still to apply; a record without savedAt falls back to updatedAt', async () => {
+      const store = newStore();
+      await saveImapCheckpoint(store, 'k', { uidValidity: 7, lastUid: 40, savedAt: 1_700_000_000_123, pending: [{ uid: 39, attempts: 2 }] });
+      const loaded = await loadImapCheckpoint(store, 'k');
+      assert.equal(loaded?.savedAt, 1_700_000_000_123, 'to the millisecond');
+      assert.deepEqual(loaded?.pending, [{ uid: 39, attempts: 2 }]);
+      await store.set('old', { uidValidity: '7', lastUid: 40, updatedAt: '2026-01-02T03:04:05.678Z' });
+      const old = await loadImapCheckpoint(store, 'old');
+      assert.equal(old?.savedAt, Date.parse('2026-01-02T03:04:05.678Z'));
+      assert.equal(old?.pending, undefined);
+      await store.set('bad-pending', { uidValidity: '7', lastUid: 40, updatedAt: '2026-01-02T03:04:05.678Z', pending: [{ uid: 'x' }] });
+      assert.equal(await loadImapCheckpoint(store, 'bad-pending'), undefined);
+    });
+
     it('returns undefined when there is no checkpoint yet', async () => {
       assert.equal(await loadImapCheckpoint(newStore(), 'fresh'), undefined);
     });
