@@ -5,24 +5,11 @@ import type { MailOutConfig } from '../../config/mail-out-config';
 import { M365MailError } from '../../core/errors';
 import { MailboxSender, Outbox, OutboxDrain, prepareMail, type DrainStatus, type SmtpTokenSource } from '../../smtp';
 import type { AccountNode } from '../m365-account/runtime';
+import type { AccountUser } from '../m365-account/users';
 import { mailProxy } from './mail-proxy';
 import { reportError, runtimeTranslator } from './red';
 import { acquireSender, releaseSender } from './smtp-senders';
 import { stateDir } from './storage';
-
-/** Exchange Online's SMTP submission endpoint per cloud until the account names one. */
-const DEFAULT_SMTP = { host: 'smtp.office365.com', port: 587 };
-
-/** The account's SMTP submission endpoint: per cloud, `smtpHost`/`smtpPort` with cloud `custom`. */
-export function smtpEndpoint(account: AccountNode): { host: string; port: number } {
-  const endpoints = account.tokenProvider().endpoints as unknown as { smtp?: { host: string; port: number } };
-  if (endpoints.smtp) return endpoints.smtp;
-  if (account.accountConfig.cloud !== 'custom') return DEFAULT_SMTP;
-  const props = account.accountConfig as unknown as { smtpHost?: unknown; smtpPort?: unknown };
-  const host = typeof props.smtpHost === 'string' && props.smtpHost.trim() ? props.smtpHost.trim() : DEFAULT_SMTP.host;
-  const port = Number(props.smtpPort) > 0 ? Number(props.smtpPort) : DEFAULT_SMTP.port;
-  return { host, port };
-}
 
 /** The folder of one node's outbox under `<userDir>/m365-mail/outbox/`. */
 export function outboxDir(RED: NodeAPI, nodeId: string): string {
@@ -30,8 +17,7 @@ export function outboxDir(RED: NodeAPI, nodeId: string): string {
 }
 
 const STATUS_INTERVAL_MS = 250;
-/** How often a delegated node without a mailbox looks for a sign-in made in the editor meanwhile. */
-const SIGN_IN_RECHECK_MS = 5000;
+
 
 /**
  * The Node-RED side of m365-mail-out: each input msg is composed and written to the outbox before
@@ -78,15 +64,14 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
   };
 
   const tokens: SmtpTokenSource = {
-    // The account's provider asks for SMTP scopes once an m365-mail-out uses it (see m365-account).
-    getAccessToken: (_protocol, options) => provider.getAccessToken('smtp' as never, options),
+    getAccessToken: (protocol, options) => provider.getAccessToken(protocol, options),
     expectedToken: () => provider.expectedToken?.(),
   };
 
   const startDrain = (sendAs: string): void => {
     if (closed) return;
     mailbox = sendAs;
-    const endpoint = smtpEndpoint(account);
+    const endpoint = provider.endpoints.smtp;
     const sender = acquireSender(account.id, sendAs, node.id, () => new MailboxSender({
       host: endpoint.host,
       port: endpoint.port,
@@ -122,26 +107,34 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
   };
 
   // A delegated node without a mailbox sends as the signed-in user: until someone signs in (in the
-  // account's dialog) it says so in its status, as the readers do, and looks again every few seconds.
-  let signInTimer: ReturnType<typeof setTimeout> | undefined;
+  // account's dialog, which the account pushes to its registered nodes) it says so in its status,
+  // as the readers do. Registered for SMTP, so the account's tokens carry SMTP.Send.
   let toldSignedOut = false;
+  let outboxOpen = false;
   const startWhenSignedIn = (): void => {
     provider.getAccount().then((signedIn) => {
-      if (closed) return;
+      if (closed || drain) return;
       if (signedIn) return startDrain(signedIn.username);
       node.status({ fill: 'grey', shape: 'ring', text: t('common.status.signed-out') });
       if (!toldSignedOut) node.log(t('common.errors.signInFirst'));
       toldSignedOut = true;
-      signInTimer = setTimeout(startWhenSignedIn, SIGN_IN_RECHECK_MS);
     }, (error: unknown) => {
-      if (closed) return;
-      reportError(node, error);
-      signInTimer = setTimeout(startWhenSignedIn, SIGN_IN_RECHECK_MS);
+      if (!closed) reportError(node, error);
     });
   };
+  const user: AccountUser = {
+    id: node.id,
+    protocols: ['smtp'],
+    signedIn: (signedIn) => {
+      if (closed || drain || appOnly || config.mailbox || !outboxOpen) return;
+      startDrain(signedIn.username);
+    },
+  };
+  account.register(user);
 
   const opened = outbox.open().then(() => {
     if (closed) return;
+    outboxOpen = true;
     showStatus({ state: 'idle', queued: outbox.size }, true);
     if (config.mailbox) return startDrain(config.mailbox);
     if (appOnly) {
@@ -170,7 +163,7 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
   node.on('close', (removed: boolean, closeDone: () => void) => {
     closed = true;
     if (statusTimer) clearTimeout(statusTimer);
-    clearTimeout(signInTimer);
+    account.deregister(user);
     let finished = false;
     const done = (): void => {
       if (finished) return;
