@@ -29,7 +29,16 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
   const t = runtimeTranslator(RED);
   const provider = account.tokenProvider();
   const appOnly = isAppOnly(account.accountConfig.authType);
-  const outbox = new Outbox(outboxDir(RED, node.id));
+  let dir: string;
+  try {
+    dir = outboxDir(RED, node.id);
+  } catch (error) {
+    // The state folder cannot be created: say so with its fix instead of failing the constructor.
+    const reported = reportError(node, error);
+    node.status({ fill: 'red', shape: 'ring', text: t(`common.errorKind.${reported.kind}`) });
+    return;
+  }
+  const outbox = new Outbox(dir);
   let closed = false;
   let drain: OutboxDrain | undefined;
   let mailbox = config.mailbox;
