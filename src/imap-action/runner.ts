@@ -4,6 +4,7 @@
  * server answered. On start it applies what a previous run left stored; on close it takes back
  * what was not sent yet (it stays stored for the next start) and waits briefly for what was.
  */
+import { M365MailError, isM365MailError } from '../core/errors';
 import type { ActionRequest } from './request';
 import type { PendingActions, StoredAction } from './pending';
 import type { ActionSession, SessionItem } from './session';
@@ -61,10 +62,14 @@ export class ActionRunner {
     const pending = await this.options.pending;
     const stored = pending.list();
     for (const action of stored) {
-      void this.apply(action).then((outcomes) => {
+      this.apply(action).then((outcomes) => {
         if (!outcomes) return;
         pending.remove(action.id).catch((error: unknown) => this.options.warn(`Could not update the stored actions: ${String(error)}`));
         settled(action, outcomes);
+      }, (error: unknown) => {
+        // Not even handed to a session (e.g. the proxy setting is unusable): it stays stored for the next start.
+        const reason = isM365MailError(error) ? error : new M365MailError(String(error), { kind: 'unknown' });
+        settled(action, action.uids.map((uid) => ({ uid, result: 'failed', error: reason })));
       });
     }
     return stored.length;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ActionRunner, PendingActions, reportOf, type ActionSession, type SessionItem } from '../../../src/imap-action';
 import { CheckpointStore } from '../../../src/state';
+import { M365MailError } from '../../../src/core/errors';
 
 /** A session that records what it is given and answers when the test says so. */
 class RecordingSession {
@@ -67,6 +68,21 @@ describe('imap action runner', () => {
     const third = new RecordingSession();
     assert.equal(await runner(third).replay(() => undefined), 0, 'applied once: nothing left for a third start');
     assert.equal(third.items.length, 0);
+  });
+
+  it('reports a stored action that cannot even be handed to a session, and keeps it for the next start', async () => {
+    const store = new CheckpointStore(dir);
+    const pending = await PendingActions.open(store, 'imap-action:n1');
+    await pending.add({ mailbox: 'a@contoso.com', folder: 'INBOX', uids: [8], action: 'read' });
+    const broken = new ActionRunner({
+      owner: 'n1', pending: PendingActions.open(new CheckpointStore(dir), 'imap-action:n1'), warn: () => undefined,
+      sessionFor: () => { throw new M365MailError('unsupported proxy', { kind: 'config' }); },
+    });
+    const failures: string[] = [];
+    await broken.replay((_stored, outcomes) => outcomes.forEach((o) => o.result === 'failed' && failures.push(o.error.kind)));
+    await until(() => failures.length === 1);
+    assert.deepEqual(failures, ['config']);
+    assert.equal((await PendingActions.open(new CheckpointStore(dir), 'imap-action:n1')).size, 1);
   });
 
   it('reports move/copy with the new UID and other actions with the mail\'s own UID', () => {
