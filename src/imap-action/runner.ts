@@ -48,8 +48,16 @@ export class ActionRunner {
   async run(request: ResolvedRequest): Promise<UidOutcome[] | undefined> {
     const pending = await this.options.pending;
     const id = await pending.add(toStored(request));
-    const outcomes = await this.apply(request);
-    if (outcomes) pending.remove(id).catch((error: unknown) => this.options.warn(`Could not update the stored actions: ${String(error)}`));
+    const forget = (): void => { pending.remove(id).catch((error: unknown) => this.options.warn(`Could not update the stored actions: ${String(error)}`)); };
+    let outcomes: UidOutcome[] | undefined;
+    try {
+      outcomes = await this.apply(request);
+    } catch (error) {
+      // Reported with its msg now: it must not be applied behind the user's back at the next start.
+      forget();
+      throw error;
+    }
+    if (outcomes) forget();
     return outcomes;
   }
 
