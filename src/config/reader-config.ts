@@ -1,4 +1,5 @@
 import { M365MailError } from '../core/errors';
+import { DEFAULT_INLINE_IMAGES, INLINE_IMAGES_MODES, type InlineImagesMode } from '../mail/inline-images';
 import { MAILBOX_PATTERN } from './identifiers';
 
 /** Properties shared by m365-imap-in and m365-pop3-in (CONTRACT.md), as typed values. */
@@ -9,6 +10,8 @@ export interface ReaderConfigBase {
   attachmentDir: string;
   maxAttachmentBytes: number;
   output: 'parsed' | 'raw';
+  /** How msg.html shows the mail's inline images: `data:` URIs (as node-red-node-email) or `cid:` links. */
+  inlineImages: InlineImagesMode;
   batchSize: number;
 }
 
@@ -81,6 +84,7 @@ function parseBase(props: RawProps, defaultInterval: number, errors: M365MailErr
     attachmentDir,
     maxAttachmentBytes: integer(props, 'maxAttachmentBytes', DEFAULT_MAX_ATTACHMENT_BYTES, 0, Number.MAX_SAFE_INTEGER, errors),
     output: choice(props, 'output', ['parsed', 'raw'] as const, 'parsed', errors),
+    inlineImages: choice(props, 'inlineImages', INLINE_IMAGES_MODES, DEFAULT_INLINE_IMAGES, errors),
     batchSize: integer(props, 'batchSize', 100, 1, 10000, errors),
   };
 }

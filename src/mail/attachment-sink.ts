@@ -13,6 +13,8 @@ export interface AttachmentHandling {
   maxBytes: number;
   /** Real path of the attachment folder, required for `save`. */
   realDir?: string;
+  /** Keep the content of images with a Content-ID too, to put them into msg.html as `data:` URIs. */
+  inlineImages?: boolean;
 }
 
 /** What is known of an attachment's size before its content is read. */
@@ -36,7 +38,8 @@ export interface ConsumedAttachment {
 
 /**
  * Reads one attachment's content stream to its end and applies the policy: keep it in memory
- * (`include`), count it only (`omit`), or stream it to a new file (`save`). Once the content
+ * (`include`), count it only (`omit`), or stream it to a new file (`save`); `keepContent` keeps
+ * it in memory as well. Once the content
  * passes `maxBytes` nothing more of it is kept (a partly written file is removed) but the stream
  * is still drained so the parser can go on; the result then has `omitted: true`.
  */
@@ -45,9 +48,11 @@ export async function consumeAttachment(
   filename: string | undefined,
   handling: AttachmentHandling,
   hint: ContentSizeHint = {},
+  keepContent = false,
 ): Promise<ConsumedAttachment> {
   const sink = handling.policy === 'save' ? await FileSink.create(handling.realDir, filename) : undefined;
-  const keep = handling.policy === 'include';
+  // `keepContent`: an inline image is needed for msg.html whatever the policy.
+  const keep = handling.policy === 'include' || keepContent;
   const chunks = new ContentCollector(keep ? Math.min(upperBound(hint), handling.maxBytes) : 0);
   let size = 0;
   let overCap = false;
@@ -65,8 +70,9 @@ export async function consumeAttachment(
       await sink?.write(chunk);
     }
     if (overCap) return { size, omitted: true };
-    if (sink) return { size, path: await sink.finish() };
-    return keep ? { size, content: chunks.content() } : { size };
+    const kept = keep ? chunks.content() : undefined;
+    if (sink) return { size, path: await sink.finish(), content: kept };
+    return { size, content: kept };
   } catch (error) {
     await sink?.discard();
     throw error;

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { M365MailError } from '../core/errors';
 import { firstAddress, headersToObject, toAddressObject } from './address-fields';
 import { prepareAttachmentDir } from './attachment-dir';
+import { DEFAULT_INLINE_IMAGES, INLINE_IMAGES_MODES, inlineCidImages, type InlineImagesMode } from './inline-images';
 import { dropUndefined, parseMail, type ParsedParts } from './parse-mail';
 import { plainTextBody } from './plain-text';
 import type { AttachmentPolicy, BuildMailOptions, MailInfo, MailMessage, MailMeta, OutputMode } from './types';
@@ -12,6 +13,7 @@ export const DEFAULT_MAX_ATTACHMENT_BYTES = 26_214_400;
 interface Settings {
   output: OutputMode;
   policy: AttachmentPolicy;
+  inlineImages: InlineImagesMode;
   attachmentDir?: string;
   maxBytes: number;
 }
@@ -36,19 +38,25 @@ export async function buildMailMessage(source: Buffer | Readable, options: Build
   try {
     settings = resolveSettings(options);
     const realDir = settings.policy === 'save' ? await prepareAttachmentDir(settings.attachmentDir ?? '') : undefined;
-    parts = await parseMail(source, { policy: settings.policy, maxBytes: settings.maxBytes, realDir }, settings.output === 'raw', options.meta?.size);
+    const handling = { policy: settings.policy, maxBytes: settings.maxBytes, realDir, inlineImages: settings.output === 'parsed' && settings.inlineImages === 'data-uri' };
+    parts = await parseMail(source, handling, settings.output === 'raw', options.meta?.size);
   } catch (error) {
     // Keep the protocol stream flowing even when we never started parsing it.
     if (source instanceof Readable && !source.readableEnded) source.resume();
     throw error;
   }
-  return toMailMessage(parts, settings.output, options.meta);
+  const payload = settings.output === 'raw' ? (parts.raw ?? Buffer.alloc(0)) : await plainTextBody(parts.text, parts.html, parts.deferredHtml);
+  return toMailMessage(parts, payload, options.meta);
 }
 
 function resolveSettings(options: BuildMailOptions): Settings {
   const output = options.output ?? 'parsed';
   const policy = options.attachments ?? 'include';
   const max = options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
+  const inlineImages = options.inlineImages ?? DEFAULT_INLINE_IMAGES;
+  if (!INLINE_IMAGES_MODES.includes(inlineImages)) {
+    throw configError(`Unknown inlineImages "${String(inlineImages)}"`, `Set "inlineImages" to ${INLINE_IMAGES_MODES.join(' or ')}.`);
+  }
   if (output !== 'parsed' && output !== 'raw') throw configError(`Unknown output "${String(output)}"`, 'Set "output" to parsed or raw.');
   if (policy !== 'include' && policy !== 'omit' && policy !== 'save') {
     throw configError(`Unknown attachments policy "${String(policy)}"`, 'Set "attachments" to include, omit or save.');
@@ -62,14 +70,14 @@ function resolveSettings(options: BuildMailOptions): Settings {
   if (!options.meta || (options.meta.protocol !== 'imap' && options.meta.protocol !== 'pop3')) {
     throw configError('Mail meta data is missing its protocol', 'Pass meta.protocol "imap" or "pop3" (programming error in the node).');
   }
-  return { output, policy, attachmentDir: options.attachmentDir, maxBytes: max === 0 ? Infinity : max };
+  return { output, policy, inlineImages, attachmentDir: options.attachmentDir, maxBytes: max === 0 ? Infinity : max };
 }
 
 function configError(message: string, fix: string): M365MailError {
   return new M365MailError(message, { kind: 'config', fix });
 }
 
-function toMailMessage(parts: ParsedParts, output: OutputMode, meta: MailMeta): MailMessage {
+function toMailMessage(parts: ParsedParts, payload: string | Buffer, meta: MailMeta): MailMessage {
   const header = headersToObject(parts.headers);
   const get = (name: string) => parts.headers?.get(name);
   const subject = get('subject');
@@ -77,8 +85,8 @@ function toMailMessage(parts: ParsedParts, output: OutputMode, meta: MailMeta): 
   const messageId = get('message-id');
   const from = toAddressObject(get('from'));
   return dropUndefined<MailMessage>({
-    payload: output === 'raw' ? (parts.raw ?? Buffer.alloc(0)) : plainTextBody(parts.text, parts.html),
-    html: parts.html || undefined,
+    payload,
+    html: (parts.html && inlineCidImages(parts.html, parts.inlineImages)) || undefined,
     topic: typeof subject === 'string' ? subject : '',
     from: firstAddress(from),
     to: toAddressObject(get('to')),

@@ -3,6 +3,8 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { MailParser, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
 import { consumeAttachment, type AttachmentHandling } from './attachment-sink';
+import { isInlineImageCandidate, type InlineImage } from './inline-images';
+import { boundParserWork, type DeferredHtml } from './parser-limits';
 import { toSafeFilename } from './safe-filename';
 import type { MailAttachment } from './types';
 
@@ -16,6 +18,10 @@ export interface ParsedParts {
   rawSize: number;
   /** The raw source, when asked for. */
   raw?: Buffer;
+  /** Images with a Content-ID, by Content-ID (first of each), when inline images are wanted. */
+  inlineImages: Map<string, InlineImage>;
+  /** HTML parts whose text mailparser left to us (markers in `text`); see plainTextBody. */
+  deferredHtml?: DeferredHtml;
 }
 
 /**
@@ -33,10 +39,11 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
     // No link detection: it only feeds mailparser's textAsHtml, which no msg field carries, and
     // cost about a sixth of the parse time of a typical inbox.
     const parser = new MailParser({ checksumAlgo: 'sha256', skipTextLinks: true });
-    skipUnusedTextAsHtml(parser);
+    const htmlText = boundParserWork(parser);
     // A Buffer is measured and kept as it is; only a stream needs counting on its way in.
     const meter = Buffer.isBuffer(source) ? undefined : new SourceMeter(keepRaw);
     const attachments: MailAttachment[] = [];
+    const inlineImages = new Map<string, InlineImage>();
     let headers: Headers | undefined;
     let textContent: MessageText | undefined;
     let current: { content: Readable; done: Promise<unknown> } | undefined;
@@ -65,11 +72,13 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
 
     const handleAttachment = async (attachment: AttachmentStream): Promise<void> => {
       const encoding = attachment.headers?.get('content-transfer-encoding');
+      const inlineImage = handling.inlineImages === true && isInlineImageCandidate(attachment.cid, attachment.contentType) && !inlineImages.has(attachment.cid);
       const consumed = await consumeAttachment(attachment.content, attachment.filename, handling, {
         // A Buffer source is at most the streaming threshold: its attachments are small anyway.
         rawMailBytes: meter ? rawSize : undefined,
         transferEncoding: typeof encoding === 'string' ? encoding : undefined,
-      });
+      }, inlineImage);
+      if (inlineImage && consumed.content && attachment.cid) inlineImages.set(attachment.cid, { contentType: attachment.contentType, content: consumed.content });
       attachments.push(
         dropUndefined<MailAttachment>({
           // The name a flow builds a path from next is the safe one; the sender's stays beside it.
@@ -77,7 +86,7 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
           originalFilename: attachment.filename,
           contentType: attachment.contentType,
           size: consumed.size,
-          content: consumed.content,
+          content: handling.policy === 'include' ? consumed.content : undefined,
           checksum: attachment.checksum,
           cid: attachment.cid,
           path: consumed.path,
@@ -129,8 +138,10 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
         text: textContent?.text,
         html: textContent?.html,
         attachments,
+        inlineImages,
         rawSize: meter ? meter.bytes : (source as Buffer).length,
         raw: keepRaw ? (meter ? meter.raw() : (source as Buffer)) : undefined,
+        deferredHtml: htmlText.deferred,
       });
     });
 
@@ -142,21 +153,6 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
       (source as Readable).pipe(meter);
     }
   });
-}
-
-/**
- * mailparser builds `textAsHtml` (HTML-escaped text) for every mail; no msg field carries it. The
- * same conversion also builds the `html` of a mail that mixes text and HTML parts, so it is
- * skipped only for mails without any HTML part, where it can feed nothing else.
- */
-function skipUnusedTextAsHtml(parser: MailParser): void {
-  const internals = parser as unknown as { hasHtml?: unknown; textToHtml?: (text: string) => string };
-  const convert = internals.textToHtml;
-  if (typeof convert !== 'function') return;
-  internals.textToHtml = function (this: { hasHtml?: unknown }, text: string): string {
-    // Not knowing (another mailparser version) means converting, as mailparser would.
-    return this.hasHtml === false ? '' : convert.call(this, text);
-  };
 }
 
 /** Counts the raw bytes on their way into the parser and keeps them when raw output is wanted. */

@@ -1,4 +1,5 @@
 import type { AddressObject, HeaderValue } from 'mailparser';
+import type { InlineImagesMode } from './inline-images';
 
 /** Where a mail came from; copied (not referenced) into `msg.mail`. */
 export interface MailMeta {
@@ -38,6 +39,11 @@ export interface BuildMailOptions {
   attachmentDir?: string;
   /** Larger attachments are left out (`omitted: true`). 0 or Infinity means no limit. Default 25 MiB. */
   maxAttachmentBytes?: number;
+  /**
+   * `data-uri` (default): `cid:` links to images of the mail become `data:` URIs in `html`, as in
+   * node-red-node-email (images within the size cap); `cid`: the links stay as the mail has them.
+   */
+  inlineImages?: InlineImagesMode;
   meta: MailMeta;
 }
 

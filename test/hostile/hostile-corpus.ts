@@ -164,6 +164,8 @@ export function hostileCorpus(escapeTarget: string, options: { hugeAttachmentByt
     mails.push({ name: `html-${i}`, raw: text([...head(`html-${i}`), 'Content-Type: text/html; charset=utf-8', '', html, '']) });
   });
 
+  mails.push(...heavyMails());
+
   // Plain garbage.
   mails.push({ name: 'no-headers', raw: Buffer.from(`just a body without any header${CRLF}`) });
   mails.push({ name: 'only-headers', raw: text(['Subject: only headers', 'Message-ID: <hostile-oh@hostile.example>']) });
@@ -172,6 +174,70 @@ export function hostileCorpus(escapeTarget: string, options: { hugeAttachmentByt
   mails.push({ name: 'bare-lf', raw: Buffer.from(['Subject: bare lf', 'Message-ID: <hostile-lf@hostile.example>', '', 'body'].join('\n')) });
   mails.push({ name: 'bare-cr', raw: Buffer.from(['Subject: bare cr', 'Message-ID: <hostile-cr@hostile.example>', '', 'body'].join('\r')) });
   mails.push({ name: 'tnef-like', raw: withAttachment('tnef-like', 'Content-Disposition: attachment; filename="winmail.dat"', Buffer.from([0x78, 0x9f, 0x3e, 0x22, 0, 0, 0, 0]), 'application/ms-tnef').raw });
+  return mails;
+}
+
+/** A multipart/mixed mail with the given HTML part, no text part, and a small PDF attachment. */
+function htmlWithAttachment(name: string, html: string): HostileMail {
+  return {
+    name,
+    raw: text([
+      ...head(name, ['Content-Type: multipart/mixed; boundary="hh"']), '',
+      '--hh', 'Content-Type: text/html; charset=utf-8', '', html,
+      '--hh', 'Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', 'Content-Disposition: attachment; filename="a.pdf"', '',
+      base64Lines(Buffer.from('%PDF-1.4\n%hostile\n')), '--hh--', '',
+    ]),
+  };
+}
+
+/**
+ * Mails that cost CPU rather than break the parser: each was (or could be) a long block of the
+ * event loop, which stops every flow in Node-RED. Shapes: deep and wide HTML where we convert it
+ * (HTML plus attachment, no text part) and where mailparser converts it (single-part HTML, HTML
+ * parts beside a text part), huge and many headers, many addresses and encoded words, long lines,
+ * many and deeply nested parts.
+ */
+export function heavyMails(): HostileMail[] {
+  const mails: HostileMail[] = [];
+  const paragraph = '<p>Hello <b>world</b>, a <a href="https://example.com/x?y=1">link</a> &amp; text that goes on a while.</p>\n';
+  // 240,000 and 480,000 unclosed <div>s: 1.2 MB and 2.4 MB.
+  mails.push(htmlWithAttachment('deep-div-240k', `<html><body>${'<div>'.repeat(240_000)}deep</body></html>`));
+  mails.push(htmlWithAttachment('deep-div-480k', `<html><body>${'<div>'.repeat(480_000)}deep</body></html>`));
+  mails.push(htmlWithAttachment('deep-closed-999', `${'<div>'.repeat(999)}x${'</div>'.repeat(999)}`.repeat(200)));
+  mails.push(htmlWithAttachment('flat-html-4mb', paragraph.repeat(Math.ceil(4_000_000 / paragraph.length))));
+  mails.push(htmlWithAttachment('deep-span-b-mix', '<span><b><i>'.repeat(100_000)));
+  // Single-part HTML: mailparser converts it to text itself.
+  const single = (name: string, html: string): HostileMail => ({ name, raw: text([...head(name), 'Content-Type: text/html; charset=utf-8', '', html, '']) });
+  mails.push(single('single-deep-999-repeated', `${'<div>'.repeat(999)}x${'</div>'.repeat(999)}`.repeat(300)));
+  mails.push(single('single-flat-4mb', paragraph.repeat(Math.ceil(4_000_000 / paragraph.length))));
+  mails.push(single('single-table-2mb', `<table>${'<tr><td>a</td><td>b</td><td>c</td></tr>'.repeat(50_000)}</table>`));
+  // A text part and many HTML parts beside it (not alternatives): mailparser converts every one.
+  mails.push({
+    name: 'html-parts-beside-text',
+    raw: text([
+      ...head('html-parts-beside-text', ['Content-Type: multipart/mixed; boundary="hp"']), '',
+      '--hp', 'Content-Type: text/plain', '', 'the text part',
+      ...Array.from({ length: 300 }, () => ['--hp', 'Content-Type: text/html', '', paragraph.repeat(100)]).flat(), '--hp--', '',
+    ]),
+  });
+  // Headers, each just below mailsplit's 1 MiB limit for one part's header block.
+  mails.push({ name: 'many-addresses', raw: text([...head('many-addresses'), `Cc: ${Array.from({ length: 40_000 }, (_, i) => `U${i} <u${i}@ex.co>`).join(',')}`, '', 'x']) });
+  mails.push({ name: 'many-encoded-words', raw: text([...head('many-encoded-words'), `Subject: ${Array.from({ length: 30_000 }, () => '=?utf-8?Q?caf=C3=A9?=').join(' ')}`, '', 'x']) });
+  mails.push({ name: 'encoded-word-addresses', raw: text([...head('encoded-word-addresses'), `To: ${Array.from({ length: 15_000 }, (_, i) => `=?utf-8?B?${Buffer.from(`Ü${i}`).toString('base64')}?= <a${i}@ex.co>`).join(', ')}`, '', 'x']) });
+  mails.push({ name: 'huge-header-1mb', raw: text([...head('huge-header-1mb'), `X-Huge: ${'h'.repeat(1_000_000)}`, '', 'x']) });
+  mails.push({ name: 'folded-header-1mb', raw: text([...head('folded-header-1mb'), `X-Folded: ${Array.from({ length: 100_000 }, () => 'abcdefg').join('\r\n ')}`, '', 'x']) });
+  // Long lines.
+  mails.push({ name: 'long-line-text-8mb', raw: text([...head('long-line-text-8mb'), 'Content-Type: text/plain', '', 'l'.repeat(8_000_000), '']) });
+  mails.push(htmlWithAttachment('long-line-html-4mb', `<p>${'word '.repeat(800_000)}</p>`));
+  mails.push({ name: 'long-line-base64-8mb', raw: text([...head('long-line-base64-8mb', ['Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', 'Content-Disposition: attachment; filename="one-line.bin"']), '', 'QUJD'.repeat(2_000_000), '']) });
+  // As many parts as mailsplit allows (1,000), each an attachment of the same name, and deep
+  // nesting with content at every level.
+  mails.push({ name: 'many-parts-990', raw: text([...head('many-parts-990', ['Content-Type: multipart/mixed; boundary="m"']), '', ...Array.from({ length: 990 }, (_, i) => ['--m', 'Content-Type: image/png', 'Content-Transfer-Encoding: base64', `Content-Disposition: inline; filename="image001.png"`, `Content-ID: <img${i}@x>`, '', base64Lines(Buffer.alloc(3000, i))]).flat(), '--m--', '']) });
+  const nested: string[] = [...head('nested-with-text-300')];
+  for (let d = 0; d < 300; d++) nested.push(`Content-Type: multipart/mixed; boundary="q${d}"`, '', `--q${d}`, 'Content-Type: text/plain', '', `level ${d}`, `--q${d}`);
+  nested.push('Content-Type: text/html', '', '<p>bottom</p>');
+  for (let d = 299; d >= 0; d--) nested.push(`--q${d}--`);
+  mails.push({ name: 'nested-with-text-300', raw: text([...nested, '']) });
   return mails;
 }
 

@@ -21,6 +21,7 @@ interface ImapInProps extends EditorNodeProperties {
   attachments: string;
   attachmentDir: string;
   maxAttachmentBytes: string;
+  inlineImages: string;
   output: string;
   batchSize: string;
 }
@@ -69,6 +70,7 @@ RED.nodes.registerType<ImapInProps>('m365-imap-in', {
     attachmentDir: { value: '' },
     maxAttachmentBytes: { value: '26214400', validate: (v: string) => isWholeNumber(v, 0, Number.MAX_SAFE_INTEGER) },
     output: { value: 'parsed' },
+    inlineImages: { value: 'data-uri' },
     batchSize: { value: '100', validate: (v: string) => isWholeNumber(v, 1, 10000) },
   },
   paletteLabel: 'imap in',

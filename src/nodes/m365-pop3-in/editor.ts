@@ -15,6 +15,7 @@ interface Pop3InProps extends EditorNodeProperties {
   attachments: string;
   attachmentDir: string;
   maxAttachmentBytes: string;
+  inlineImages: string;
   output: string;
   batchSize: string;
 }
@@ -38,6 +39,7 @@ RED.nodes.registerType<Pop3InProps>('m365-pop3-in', {
     attachmentDir: { value: '' },
     maxAttachmentBytes: { value: '26214400', validate: (v: string) => isWholeNumber(v, 0, Number.MAX_SAFE_INTEGER) },
     output: { value: 'parsed' },
+    inlineImages: { value: 'data-uri' },
     batchSize: { value: '100', validate: (v: string) => isWholeNumber(v, 1, 10000) },
   },
   paletteLabel: 'pop3 in',

@@ -84,7 +84,7 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
     try {
       const msg = await buildMailMessage(source as Buffer, {
         output: config.output, attachments: config.attachments, attachmentDir: config.attachmentDir || undefined,
-        maxAttachmentBytes: config.maxAttachmentBytes, meta,
+        maxAttachmentBytes: config.maxAttachmentBytes, inlineImages: config.inlineImages, meta,
       });
       node.send(msg as unknown as Record<string, unknown>);
       // Node-RED delivers the msg on the next turn of the event loop (setImmediate). Resolving only

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
 import { errorTexts, mail, tempDir, useImapInBed, type TempDir } from './imap-in-support';
 
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+
 interface Attachment {
   filename?: string;
   size: number;
@@ -115,6 +117,23 @@ describe('m365-imap-in attachments (Node-RED runtime, test bed)', function () {
     assert.equal(huge.content, undefined, 'no content above the cap');
     assert.ok(huge.size >= 25 * 1024 * 1024, `size counts what was seen (${huge.size})`);
     assert.equal(attachments[1].content?.toString(), 'line 1\nline 2\n', 'the small attachment is still included');
+    assert.deepEqual(errorTexts(node), []);
+  });
+  const inlineImageMail = (): string => [
+    'From: alice@example.com', `To: ${USERS.alice}`, 'Subject: inline image', 'MIME-Version: 1.0',
+    'Content-Type: multipart/related; boundary="rel"', '', '--rel', 'Content-Type: text/html', '', '<img src="cid:logo@x">',
+    '--rel', 'Content-Type: image/png', 'Content-Transfer-Encoding: base64', 'Content-ID: <logo@x>', '', PNG.toString('base64'), '--rel--', '',
+  ].join('\r\n');
+
+  it('shows inline images in msg.html as data: URIs by default, as node-red-node-email does', async function () {
+    const { msg, node } = await emitOne('Att-inline', inlineImageMail(), {});
+    assert.equal(msg.html, `<img src="data:image/png;base64,${PNG.toString('base64')}">`);
+    assert.deepEqual(errorTexts(node), []);
+  });
+
+  it('keeps the cid: links in msg.html with inlineImages "cid"', async function () {
+    const { msg, node } = await emitOne('Att-cid', inlineImageMail(), { inlineImages: 'cid' });
+    assert.equal(msg.html, '<img src="cid:logo@x">');
     assert.deepEqual(errorTexts(node), []);
   });
 });

@@ -146,8 +146,8 @@ describe('buildMailMessage', () => {
     assert.equal(msg.attachments[0]?.filename, 'a.txt');
   });
 
-  it('lists an inline image with its cid and keeps the cid link in html', async () => {
-    const msg = await buildMailMessage(inlineImageMail, { meta: pop3Meta });
+  it('lists an inline image with its cid (and keeps the cid link in html with inlineImages cid)', async () => {
+    const msg = await buildMailMessage(inlineImageMail, { meta: pop3Meta, inlineImages: 'cid' });
     assert.match(String(msg.html), /src="cid:logo@example.com"/);
     assert.equal(msg.attachments.length, 1);
     const [image] = msg.attachments;

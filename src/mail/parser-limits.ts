@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import type { MailParser } from 'mailparser';
+import { INLINE_HTML_CHARS } from './plain-text';
+
+/**
+ * Per-instance adjustments of mailparser's MailParser, so that no mail makes it do unbounded
+ * work in one synchronous stretch (which would stop every flow in Node-RED) or work nobody uses.
+ * Each reaches into mailparser's internals and leaves them alone when they are not there (another
+ * mailparser version), which then behaves as mailparser does.
+ */
+
+/** Characters of address headers (To, Cc, From, …) parsed per mail: some 700 to 2,000 addresses. */
+export const ADDRESS_HEADER_CHARS = 40 * 1024;
+const ADDRESS_HEADERS = new Set([
+  'from', 'to', 'cc', 'bcc', 'sender', 'reply-to', 'delivered-to', 'return-path', 'disposition-notification-to',
+]);
+
+/** Applies every bound; tells afterwards which HTML parts' text is still to be filled in. */
+export function boundParserWork(parser: MailParser): { deferred?: DeferredHtml } {
+  const pending: PendingParts = new Map();
+  adjustTextToHtml(parser, pending);
+  capAddressHeaders(parser);
+  return deferLargeHtmlToText(parser, pending);
+}
+
+interface HeaderLine {
+  key?: string;
+  line?: string;
+}
+
+/**
+ * mailparser parses every address of an address header at once (40,000 addresses in a 1 MB Cc
+ * header took 0.7 s). Past {@link ADDRESS_HEADER_CHARS} per mail, the rest of the addresses is
+ * left out: the header is cut after the last whole address that fits.
+ */
+function capAddressHeaders(parser: MailParser): void {
+  const internals = parser as unknown as { processHeaders?: (lines: HeaderLine[]) => unknown };
+  const processHeaders = internals.processHeaders;
+  if (typeof processHeaders !== 'function') return;
+  let left = ADDRESS_HEADER_CHARS;
+  internals.processHeaders = function (this: unknown, lines: HeaderLine[]): unknown {
+    const capped = (Array.isArray(lines) ? lines : []).flatMap((line) => {
+      if (!line || typeof line.line !== 'string' || !ADDRESS_HEADERS.has(String(line.key))) return [line];
+      if (line.line.length <= left) {
+        left -= line.line.length;
+        return [line];
+      }
+      const cut = line.line.lastIndexOf(',', left);
+      left = 0;
+      return cut > 0 ? [{ ...line, line: line.line.slice(0, cut) }] : [];
+    });
+    return processHeaders.call(this, capped);
+  };
+}
+
+interface MimeNode {
+  contentType?: string;
+  textContent?: string;
+  root?: boolean;
+  children?: MimeNode[];
+}
+
+/** HTML parts that mailparser was not let convert, by the marker that stands for their text. */
+export interface DeferredHtml {
+  /** Matches every marker in the text (global). */
+  pattern: RegExp;
+  /** Marker → the HTML part whose text belongs there. */
+  parts: Map<string, string>;
+}
+
+/** The HTML parts whose text is being filled in later, by the marker that stands in for each. */
+type PendingParts = Map<string, string>;
+
+/**
+ * mailparser calls textToHtml for every text part to build `textAsHtml` (HTML-escaped text),
+ * which no msg field carries, and to build the `html` of a mail that mixes text and HTML parts. It
+ * is skipped for mails without any HTML part, where it can feed nothing else. A marker of a
+ * deferred HTML part (see deferLargeHtmlToText) gives back that part's HTML.
+ */
+function adjustTextToHtml(parser: MailParser, pending: PendingParts): void {
+  const internals = parser as unknown as { hasHtml?: unknown; textToHtml?: (text: string) => string };
+  const convert = internals.textToHtml;
+  if (typeof convert !== 'function') return;
+  internals.textToHtml = function (this: { hasHtml?: unknown }, text: string): string {
+    const html = pending.get(text);
+    if (html !== undefined) return html;
+    // Not knowing (another mailparser version) means converting, as mailparser would.
+    return this.hasHtml === false ? '' : convert.call(this, text);
+  };
+}
+
+/**
+ * mailparser converts HTML parts to text (single-part HTML, HTML beside a text part) in one
+ * synchronous call at the end of the mail, however large or deeply nested the HTML: a hostile
+ * mail held the event loop for minutes. When the HTML parts it would convert are larger together
+ * than is converted in place, each of them is presented to mailparser as a text part holding a
+ * marker word: `text` gets the marker where the part's text belongs (plainTextBody fills it in
+ * without blocking) and `html` gets the part's HTML back through textToHtml, so both come out as
+ * mailparser would build them.
+ */
+function deferLargeHtmlToText(parser: MailParser, pending: PendingParts): { deferred?: DeferredHtml } {
+  const state: { deferred?: DeferredHtml } = {};
+  const internals = parser as unknown as { tree?: MimeNode; hasText?: unknown; getTextContent?: () => unknown };
+  const getTextContent = internals.getTextContent;
+  if (typeof getTextContent !== 'function') return state;
+  internals.getTextContent = function (this: typeof internals): unknown {
+    const converted = htmlPartsMailparserConverts(this.tree, this.hasText === true);
+    if (converted.reduce((sum, node) => sum + (node.textContent?.length ?? 0), 0) <= INLINE_HTML_CHARS) return getTextContent.call(this);
+    const prefix = `m365htmlpart${randomBytes(6).toString('hex')}n`;
+    const saved = converted.map((node) => ({ node, contentType: node.contentType, textContent: node.textContent ?? '' }));
+    saved.forEach(({ node, textContent }, i) => {
+      pending.set(`${prefix}${i}`, textContent);
+      node.contentType = 'text/plain';
+      node.textContent = `${prefix}${i}`;
+    });
+    try {
+      return getTextContent.call(this);
+    } finally {
+      for (const { node, contentType, textContent } of saved) {
+        node.contentType = contentType;
+        node.textContent = textContent;
+      }
+      state.deferred = { pattern: new RegExp(`${prefix}\\d+`, 'g'), parts: new Map(pending) };
+      pending.clear();
+    }
+  };
+  return state;
+}
+
+/**
+ * The text/html parts that mailparser's getTextContent converts to text, in order: outside any
+ * multipart/alternative when the mail has a text part, or the root part of a mail without one.
+ */
+function htmlPartsMailparserConverts(root: MimeNode | undefined, hasText: boolean): MimeNode[] {
+  const found: MimeNode[] = [];
+  const pending: Array<{ node: MimeNode; alternative: boolean }> = root ? [{ node: root, alternative: false }] : [];
+  for (let entry = pending.pop(); entry; entry = pending.pop()) {
+    const { node, alternative } = entry;
+    if (node.contentType === 'text/html' && typeof node.textContent === 'string' && node.textContent !== ''
+      && ((!alternative && hasText) || (node.root === true && !hasText))) found.push(node);
+    const inAlternative = alternative || node.contentType === 'multipart/alternative';
+    if (Array.isArray(node.children)) for (let i = node.children.length - 1; i >= 0; i--) pending.push({ node: node.children[i], alternative: inAlternative });
+  }
+  return found;
+}
