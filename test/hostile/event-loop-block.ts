@@ -35,6 +35,8 @@ function asSource(raw: Buffer): Buffer | Readable {
 export interface BlockReport {
   /** Longest event-loop block over all mails, in ms. */
   longestMs: number;
+  /** The mail during (or right after) which the longest block was seen. */
+  longestAt: string;
   /** Each mail's longest block, longest first. */
   perMail: Array<{ name: string; ms: number; bytes: number }>;
   /** Mails whose pipeline rejected (not a failure: a broken mail may be reported). */
@@ -46,6 +48,8 @@ export async function measureEventLoopBlocks(mails: HostileMail[], attachmentDir
   const overall = monitorEventLoopDelay({ resolution: 5 });
   const perMail: BlockReport['perMail'] = [];
   let rejected = 0;
+  let longestAt = '';
+  let longestNs = 0;
   overall.enable();
   for (const mail of mails) {
     const histogram = monitorEventLoopDelay({ resolution: 5 });
@@ -61,8 +65,12 @@ export async function measureEventLoopBlocks(mails: HostileMail[], attachmentDir
     await new Promise((resolve) => setTimeout(resolve, 15));
     histogram.disable();
     perMail.push({ name: mail.name, ms: histogram.max / 1e6, bytes: mail.raw.length });
+    if (overall.max > longestNs) {
+      longestNs = overall.max;
+      longestAt = mail.name;
+    }
   }
   overall.disable();
   perMail.sort((a, b) => b.ms - a.ms);
-  return { longestMs: overall.max / 1e6, perMail, rejected };
+  return { longestMs: overall.max / 1e6, longestAt, perMail, rejected };
 }
