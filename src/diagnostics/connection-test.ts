@@ -6,8 +6,12 @@ import { explainAccessToken } from '../auth/token-explainer';
 import type { M365TokenProvider } from '../auth/token-provider';
 import { listFolders } from '../imap/folders';
 import { Pop3Client } from '../pop3/client';
+import { explainRefusedLogin } from '../auth/refused-login';
+import { resolveProxy } from '../net/proxy';
+import { toSmtpFailure } from '../smtp/errors';
+import { SmtpSession } from '../smtp/smtp-session';
 
-export type ConnectionTestStepName = 'config' | 'token' | 'explain' | 'imap' | 'pop3' | 'folders';
+export type ConnectionTestStepName = 'config' | 'token' | 'explain' | 'imap' | 'pop3' | 'smtp' | 'folders';
 
 /** One line of "Test connection": what was tried, and either what was found or how to fix it. */
 export interface ConnectionTestStep {
@@ -28,6 +32,8 @@ export interface ConnectionTestOptions {
   mailbox: string;
   /** Extra TLS trust for the mail servers (the runtime's NODE_EXTRA_CA_CERTS is used anyway). */
   ca?: string;
+  /** Also log in to SMTP submission (the account has m365-mail-out nodes); sends nothing. */
+  smtp?: boolean;
   timeoutMs?: number;
 }
 
@@ -44,6 +50,7 @@ function describeExpiry(expiresAt: Date | undefined): string {
 
 /**
  * Runs the steps of the editor's "Test connection": token, token explained, IMAP login, POP3 login,
+ * SMTP login (EHLO, STARTTLS, AUTH XOAUTH2, QUIT: nothing is sent; only for accounts with senders),
  * folders. Each step runs even when an earlier protocol step failed (IMAP may be disabled while POP
  * works). Nothing returned contains the token or a secret.
  */
@@ -111,9 +118,34 @@ export async function runConnectionTest(options: ConnectionTestOptions): Promise
     steps.push(failed('pop3', error));
   }
 
+  if (options.smtp) steps.push(await smtpStep(provider, mailbox, appOnly, options));
+
   if (folderPaths) {
     const shown = folderPaths.slice(0, 25).join(', ');
     steps.push({ step: 'folders', ok: true, detail: `${folderPaths.length} folders: ${shown}${folderPaths.length > 25 ? ', …' : ''}` });
   }
   return steps;
+}
+
+/** EHLO, STARTTLS and AUTH XOAUTH2 as the mailbox on the account's SMTP endpoint, then QUIT. */
+async function smtpStep(provider: M365TokenProvider, mailbox: string, appOnly: boolean, options: ConnectionTestOptions): Promise<ConnectionTestStep> {
+  const { host, port } = provider.endpoints.smtp;
+  let token = '';
+  try {
+    const session = await SmtpSession.start({
+      host, port, mailbox, ca: options.ca, connectTimeoutMs: options.timeoutMs ?? 20000,
+      proxy: resolveProxy({ host, port, protocol: 'https:' }, options.config.proxy || undefined),
+    }, async (renew) => {
+      token = await provider.getAccessToken('smtp', { forceRefresh: renew });
+      return token;
+    });
+    session.quit();
+    return { step: 'smtp', ok: true, detail: `${mailbox} on ${host}:${port} (STARTTLS, XOAUTH2)` };
+  } catch (error) {
+    const failure = toSmtpFailure(error, { appOnly, clientId: options.config.clientId });
+    const explained = failure.error.kind === 'auth-failed' && token
+      ? explainRefusedLogin(failure.error, token, 'smtp', provider.expectedToken?.(), appOnly)
+      : failure.error;
+    return failed('smtp', explained);
+  }
 }

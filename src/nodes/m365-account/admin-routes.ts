@@ -107,7 +107,9 @@ export function registerAdminRoutes(RED: NodeAPI): void {
       const problems = validateAccountConfig(config);
       const lease = problems.length === 0 ? providerFor(accountIdOf(req), config, problems) : undefined;
       try {
-        const steps = await runConnectionTest({ config, problems, provider: lease?.provider, mailbox });
+        // The SMTP login is tested for accounts that send (an m365-mail-out is registered with them).
+        const smtp = deployed(accountIdOf(req))?.users.protocols().includes('smtp') ?? false;
+        const steps = await runConnectionTest({ config, problems, provider: lease?.provider, mailbox, smtp });
         res.json({ steps });
       } finally {
         if (lease?.temporary) lease.provider.dispose();
