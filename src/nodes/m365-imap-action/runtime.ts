@@ -12,6 +12,7 @@ import { checkReaderSetup } from '../shared/reader-node';
 import { debugLoggingEnabled, reportError, runtimeTranslator, type NodeProps } from '../shared/red';
 import { showStatus } from '../shared/status';
 import { checkpointStore } from '../shared/storage';
+import type { CheckpointStore } from '../../state';
 
 type Msg = Record<string, unknown>;
 type Send = (msg: Msg | Msg[]) => void;
@@ -27,6 +28,14 @@ export default function registerImapActionNode(RED: NodeAPI): void {
     const account = checkReaderSetup(RED, node, props, errors);
     if (!account) return;
     const t = runtimeTranslator(RED);
+    let store: CheckpointStore;
+    try {
+      store = checkpointStore(RED);
+    } catch (error) {
+      // The state folder cannot be created: say so with its fix instead of failing the constructor.
+      showStatus(node, { state: 'error', errorKind: reportError(node, error).kind }, t);
+      return;
+    }
     const sessions = new Map<string, { session: ActionSession; unsubscribe: () => void }>();
     // On the account's register for IMAP, so its tokens carry the IMAP scope; a sign-in ends the
     // wait of actions that were held back for want of one.
@@ -38,7 +47,7 @@ export default function registerImapActionNode(RED: NodeAPI): void {
     const provider = account.tokenProvider();
     const appOnly = isAppOnly(account.accountConfig.authType);
     const storeKey = `imap-action:${node.id}`;
-    const pending = PendingActions.open(checkpointStore(RED), storeKey);
+    const pending = PendingActions.open(store, storeKey);
     let closed = false;
     let doneCount = 0;
     let sessionState: SessionState = { state: 'idle' };
@@ -179,7 +188,7 @@ export default function registerImapActionNode(RED: NodeAPI): void {
           await releaseActionSession(key, node.id);
         }
         // A deleted node takes its stored actions with it; a restarted one keeps them.
-        if (removed) await checkpointStore(RED).delete(storeKey).catch(() => undefined);
+        if (removed) await store.delete(storeKey).catch(() => undefined);
       }).catch(() => undefined).then(() => {
         node.status({});
         closeDone();

@@ -5,6 +5,8 @@
  * that leaves other \Deleted mails alone; a mail already gone.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
 import { builtNodes, helper } from '../../support/helper';
 import { Collector, errorTexts, mail, waitForStatus } from './imap-in-support';
@@ -15,7 +17,7 @@ interface Receiver { receive(msg: Msg): void; send(msg: Msg): void; error(error:
 
 describe('m365-imap-action in the Node-RED runtime (test bed)', function () {
   this.timeout(30000);
-  const { bed } = useNodeRedBed({ userDirPrefix: 'm365-action-' });
+  const { bed, userDir } = useNodeRedBed({ userDirPrefix: 'm365-action-' });
 
   async function folderWith(folder: string, subjects: string[]): Promise<number[]> {
     await bed.dovecot.createFolder(USERS.alice, folder);
@@ -169,6 +171,13 @@ describe('m365-imap-action in the Node-RED runtime (test bed)', function () {
     assert.equal(sessions, 1, `IMAP sessions of alice: ${who}`);
     const now = await flags(folder);
     assert.ok(now.get(first)?.includes('\\Seen') && now.get(second)?.includes('\\Flagged'));
+  });
+
+  it('starts with an error status and the fix, not an exception, when its state folder cannot be created', async function () {
+    writeFileSync(path.join(userDir.path, 'm365-mail'), 'a file where the state folder belongs');
+    const { act } = await loadAction({ action: 'read' });
+    await waitForStatus(act, /errorKind\.(storage|config)/);
+    assert.ok(errorTexts(act).some((text) => /m365-mail/.test(text)), errorTexts(act).join(' | '));
   });
 
   it('reports a msg that names no mail to Catch, with a fix', async function () {
