@@ -19,96 +19,19 @@ import { M365MailError } from '../core/errors';
 import { buildXOAuth2 } from '../auth/xoauth2';
 import { parseCapabilities, type Pop3Capabilities } from './capabilities';
 import { Pop3Connection, type BodySink } from './connection';
-import type { Logger } from '../core/logger';
 import { failAfter } from '../core/timeout';
 import { classifyPop3Error, connectionClosedError, protocolError, socketError, timeoutError } from './errors';
 import { bodyLines, parseScanListing, parseStat, parseUidListing, type MailboxStat } from './responses';
 import { authenticateXOAuth2 } from './sasl-xoauth2';
-import { openPop3Socket, wrapInTls, type Pop3SocketFactory, type Pop3TlsMode, type Pop3TlsSettings } from './transport';
+import { openPop3Socket, wrapInTls } from './transport';
+import {
+  assertMessageNumber, configError, MAX_COMMAND_LINE_BYTES, resolveOptions, statusText, type Pop3ClientOptions, type ResolvedOptions,
+} from './client-options';
 
 export type { Pop3Capabilities } from './capabilities';
 export type { MailboxStat } from './responses';
 export type { Pop3SocketFactory, Pop3TlsMode } from './transport';
-
-/** Exchange Online's POP3 command line limit, CRLF included; RFC 2449 allows less (255). */
-export const MAX_COMMAND_LINE_BYTES = 512;
-
-export interface Pop3ClientOptions {
-  host: string;
-  /** Default 995 for implicit TLS, 110 otherwise. */
-  port?: number;
-  /** Default `implicit`. `starttls` connects in plain text and upgrades with STLS before anything else. */
-  tls?: Pop3TlsMode;
-  /** Extra trusted CA certificates (PEM). */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** Certificate name to check, when it differs from `host`. */
-  servername?: string;
-  /** Default true. Turning it off accepts any certificate; only for tests. */
-  rejectUnauthorized?: boolean;
-  /** Longest silence allowed while waiting for the server, per step. Default 30 000 ms. */
-  timeoutMs?: number;
-  /** Time for TCP connect, TLS handshake and greeting together. Default `timeoutMs`. */
-  connectTimeoutMs?: number;
-  /** Opens the raw stream instead of a TCP connection (tests, proxies); TLS is still added per `tls`. */
-  socketFactory?: Pop3SocketFactory;
-  /** Receives protocol traces at debug level; never tokens nor message contents. */
-  logger?: Logger;
-  /** Longest status line accepted. Default 64 KiB. */
-  maxLineBytes?: number;
-}
-
-interface ResolvedOptions {
-  host: string;
-  port: number;
-  tls: Pop3TlsMode;
-  tlsSettings: Pop3TlsSettings;
-  timeoutMs: number;
-  connectTimeoutMs: number;
-  socketFactory?: Pop3SocketFactory;
-  logger: Logger;
-  maxLineBytes?: number;
-}
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-
-function configError(message: string): M365MailError {
-  return new M365MailError(message, { kind: 'config' });
-}
-
-function resolveOptions(options: Pop3ClientOptions): ResolvedOptions {
-  if (!options.host) throw configError('POP3 host is missing');
-  const tls = options.tls ?? 'implicit';
-  if (tls !== 'implicit' && tls !== 'starttls' && tls !== 'none') throw configError(`unknown POP3 TLS mode: ${String(tls)}`);
-  const port = options.port ?? (tls === 'implicit' ? 995 : 110);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw configError(`invalid POP3 port: ${port}`);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeoutMs > 0)) throw configError(`invalid POP3 timeout: ${timeoutMs}`);
-  return {
-    host: options.host,
-    port,
-    tls,
-    tlsSettings: {
-      host: options.host,
-      servername: options.servername,
-      ca: options.ca,
-      rejectUnauthorized: options.rejectUnauthorized ?? true,
-    },
-    timeoutMs,
-    connectTimeoutMs: options.connectTimeoutMs ?? timeoutMs,
-    socketFactory: options.socketFactory,
-    logger: options.logger ?? {},
-    maxLineBytes: options.maxLineBytes,
-  };
-}
-
-function assertMessageNumber(msgno: number): void {
-  if (!Number.isInteger(msgno) || msgno < 1) throw configError(`invalid POP3 message number: ${msgno}`);
-}
-
-/** Text after the status indicator, e.g. `+OK 2 320` → `2 320`. */
-function statusText(status: string): string {
-  return status.replace(/^(\+OK|-ERR)\s?/, '');
-}
+export { MAX_COMMAND_LINE_BYTES, type Pop3ClientOptions } from './client-options';
 
 export interface Pop3ClientEvents {
   /** The connection ended (QUIT, close(), or a failure); `error` says why. Emitted once. */
