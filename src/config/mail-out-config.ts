@@ -1,6 +1,9 @@
 import type { M365MailError } from '../core/errors';
 import { MAILBOX_PATTERN } from './identifiers';
-import { configError, integer, text, type ParseResult, type RawProps } from './reader-config';
+import { NODE_OPTIONS } from './options';
+import { configError, integer, text, type ParseResult, type RawProps } from './read-option';
+
+const OPTIONS = NODE_OPTIONS['m365-mail-out'];
 
 /** m365-mail-out properties (CONTRACT.md), as typed values. */
 export interface MailOutConfig {
@@ -16,7 +19,6 @@ export interface MailOutConfig {
   attachmentDir: string;
 }
 
-export const DEFAULT_PACE = 30;
 
 function addressList(props: RawProps, key: string, errors: M365MailError[]): string {
   const value = text(props, key);
@@ -41,7 +43,7 @@ export function parseMailOutConfig(props: RawProps): ParseResult<MailOutConfig> 
       cc: addressList(props, 'cc', errors),
       bcc: addressList(props, 'bcc', errors),
       subject: text(props, 'subject'),
-      pace: integer(props, 'pace', DEFAULT_PACE, 0, 10_000, errors),
+      pace: integer(props, 'pace', OPTIONS.pace, errors),
       attachmentDir: text(props, 'attachmentDir'),
     },
     errors,

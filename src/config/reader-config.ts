@@ -1,100 +1,68 @@
-import { M365MailError } from '../core/errors';
-import { DEFAULT_INLINE_IMAGES, INLINE_IMAGES_MODES, type InlineImagesMode } from '../mail/inline-images';
+import type { M365MailError } from '../core/errors';
 import { MAILBOX_PATTERN } from './identifiers';
+import { NODE_OPTIONS, type ValueOf } from './options';
+import { choice, configError, integer, text, type ParseResult, type RawProps } from './read-option';
+
+export type { ParseResult, RawProps };
+
+const IMAP = NODE_OPTIONS['m365-imap-in'];
+const POP3 = NODE_OPTIONS['m365-pop3-in'];
 
 /** Properties shared by m365-imap-in and m365-pop3-in (CONTRACT.md), as typed values. */
 export interface ReaderConfigBase {
   mailbox: string;
   interval: number;
-  attachments: 'include' | 'omit' | 'save';
+  attachments: ValueOf<'m365-imap-in', 'attachments'>;
   attachmentDir: string;
   maxAttachmentBytes: number;
-  output: 'parsed' | 'raw';
+  output: ValueOf<'m365-imap-in', 'output'>;
   /** How msg.html shows the mail's inline images: `data:` URIs (as node-red-node-email) or `cid:` links. */
-  inlineImages: InlineImagesMode;
+  inlineImages: ValueOf<'m365-imap-in', 'inlineImages'>;
   batchSize: number;
 }
 
 export interface ImapReaderConfig extends ReaderConfigBase {
   folder: string;
-  mode: 'idle' | 'poll' | 'trigger';
-  criteria: 'new' | 'unseen' | 'all' | 'custom';
+  mode: ValueOf<'m365-imap-in', 'mode'>;
+  criteria: ValueOf<'m365-imap-in', 'criteria'>;
   customCriteria: Record<string, unknown> | undefined;
-  disposition: 'none' | 'read' | 'flag' | 'move' | 'delete';
+  disposition: ValueOf<'m365-imap-in', 'disposition'>;
   moveTo: string;
 }
 
 export interface Pop3ReaderConfig extends ReaderConfigBase {
-  mode: 'poll' | 'trigger';
-  disposition: 'keep' | 'delete';
+  mode: ValueOf<'m365-pop3-in', 'mode'>;
+  disposition: ValueOf<'m365-pop3-in', 'disposition'>;
 }
 
-/** Raw node properties as they come from the flow file: strings, numbers or missing. */
-export type RawProps = Record<string, unknown>;
-
-export interface ParseResult<T> {
-  config: T;
-  errors: M365MailError[];
-}
-
-const DEFAULT_MAX_ATTACHMENT_BYTES = 26214400;
-
-export function configError(message: string, fix: string): M365MailError {
-  return new M365MailError(message, { kind: 'config', fix });
-}
-
-export function text(props: RawProps, key: string, fallback = ''): string {
-  const value = props[key];
-  if (value === undefined || value === null) return fallback;
-  return String(value).trim();
-}
-
-export function choice<T extends string>(props: RawProps, key: string, allowed: readonly T[], fallback: T, errors: M365MailError[]): T {
-  const value = text(props, key, fallback) || fallback;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  errors.push(configError(`Unknown ${key} "${value}"`, `Choose one of: ${allowed.join(', ')}.`));
-  return fallback;
-}
-
-export function integer(props: RawProps, key: string, fallback: number, min: number, max: number, errors: M365MailError[]): number {
-  const raw = text(props, key);
-  if (raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    errors.push(configError(`${key} must be a whole number from ${min} to ${max} (got "${raw}")`, `Set ${key} to a value from ${min} to ${max}.`));
-    return fallback;
-  }
-  return value;
-}
-
-function parseBase(props: RawProps, defaultInterval: number, errors: M365MailError[]): ReaderConfigBase {
+function parseBase(props: RawProps, options: typeof IMAP | typeof POP3, errors: M365MailError[]): ReaderConfigBase {
   const mailbox = text(props, 'mailbox');
   if (mailbox !== '' && !MAILBOX_PATTERN.test(mailbox)) {
     errors.push(configError(`Mailbox "${mailbox}" is not an e-mail address`, 'Enter the mailbox as name@domain, or leave it empty to open the signed-in user\'s own mailbox.'));
   }
-  const attachments = choice(props, 'attachments', ['include', 'omit', 'save'] as const, 'include', errors);
+  const attachments = choice(props, 'attachments', options.attachments, errors);
   const attachmentDir = text(props, 'attachmentDir');
   if (attachments === 'save' && attachmentDir === '') {
     errors.push(configError('Attachments are to be saved but no folder is set', 'Set "Save to folder" to an absolute path Node-RED may write to.'));
   }
   return {
     mailbox,
-    interval: integer(props, 'interval', defaultInterval, 5, 86400, errors),
+    interval: integer(props, 'interval', options.interval, errors),
     attachments,
     attachmentDir,
-    maxAttachmentBytes: integer(props, 'maxAttachmentBytes', DEFAULT_MAX_ATTACHMENT_BYTES, 0, Number.MAX_SAFE_INTEGER, errors),
-    output: choice(props, 'output', ['parsed', 'raw'] as const, 'parsed', errors),
-    inlineImages: choice(props, 'inlineImages', INLINE_IMAGES_MODES, DEFAULT_INLINE_IMAGES, errors),
-    batchSize: integer(props, 'batchSize', 100, 1, 10000, errors),
+    maxAttachmentBytes: integer(props, 'maxAttachmentBytes', options.maxAttachmentBytes, errors),
+    output: choice(props, 'output', options.output, errors),
+    inlineImages: choice(props, 'inlineImages', options.inlineImages, errors),
+    batchSize: integer(props, 'batchSize', options.batchSize, errors),
   };
 }
 
 /** Reads and checks m365-imap-in properties; every problem is reported, not just the first. */
 export function parseImapReaderConfig(props: RawProps): ParseResult<ImapReaderConfig> {
   const errors: M365MailError[] = [];
-  const base = parseBase(props, 60, errors);
-  const folder = text(props, 'folder', 'INBOX') || 'INBOX';
-  const criteria = choice(props, 'criteria', ['new', 'unseen', 'all', 'custom'] as const, 'new', errors);
+  const base = parseBase(props, IMAP, errors);
+  const folder = text(props, 'folder', IMAP.folder);
+  const criteria = choice(props, 'criteria', IMAP.criteria, errors);
   let customCriteria: Record<string, unknown> | undefined;
   if (criteria === 'custom') {
     const raw = props.customCriteria;
@@ -106,7 +74,7 @@ export function parseImapReaderConfig(props: RawProps): ParseResult<ImapReaderCo
       errors.push(configError('Custom criteria must be a JSON object', 'Enter an imapflow search object, for example {"from": "alerts@example.com", "seen": false}.'));
     }
   }
-  const disposition = choice(props, 'disposition', ['none', 'read', 'flag', 'move', 'delete'] as const, 'none', errors);
+  const disposition = choice(props, 'disposition', IMAP.disposition, errors);
   const moveTo = text(props, 'moveTo');
   if (disposition === 'move' && moveTo === '') {
     errors.push(configError('Disposition "move" needs a target folder', 'Set "Move to" to an existing folder, e.g. Processed.'));
@@ -118,7 +86,7 @@ export function parseImapReaderConfig(props: RawProps): ParseResult<ImapReaderCo
     config: {
       ...base,
       folder,
-      mode: choice(props, 'mode', ['idle', 'poll', 'trigger'] as const, 'idle', errors),
+      mode: choice(props, 'mode', IMAP.mode, errors),
       criteria,
       customCriteria,
       disposition,
@@ -131,12 +99,12 @@ export function parseImapReaderConfig(props: RawProps): ParseResult<ImapReaderCo
 /** Reads and checks m365-pop3-in properties. */
 export function parsePop3ReaderConfig(props: RawProps): ParseResult<Pop3ReaderConfig> {
   const errors: M365MailError[] = [];
-  const base = parseBase(props, 300, errors);
+  const base = parseBase(props, POP3, errors);
   return {
     config: {
       ...base,
-      mode: choice(props, 'mode', ['poll', 'trigger'] as const, 'poll', errors),
-      disposition: choice(props, 'disposition', ['keep', 'delete'] as const, 'keep', errors),
+      mode: choice(props, 'mode', POP3.mode, errors),
+      disposition: choice(props, 'disposition', POP3.disposition, errors),
     },
     errors,
   };

@@ -3,8 +3,10 @@
  * flag action stores, whether it needs a target folder or a keyword. Pure: no I/O.
  */
 
-/** Values of the `action` property (CONTRACT.md), in the order the editor lists them. */
-export const ACTION_NAMES = ['read', 'unread', 'flag', 'unflag', 'add-keyword', 'remove-keyword', 'move', 'copy', 'delete', 'fetch'] as const;
+import { NODE_OPTIONS } from '../config/options';
+
+/** Values of the `action` property (CONTRACT.md, the node options table), in the order the editor lists them. */
+export const ACTION_NAMES = NODE_OPTIONS['m365-imap-action'].action.values;
 
 export type ActionName = (typeof ACTION_NAMES)[number];
 

@@ -3,11 +3,12 @@
  * node-red-node-email's msg.html has them (mailparser's simpleParser does it there), so a flow that
  * shows or saves msg.html keeps its images.
  */
+import { NODE_OPTIONS, type ValueOf } from '../config/options';
 
 /** How inline images appear in msg.html: as `data:` URIs (node-red-node-email) or as the `cid:` links of the mail. */
-export type InlineImagesMode = 'data-uri' | 'cid';
-export const INLINE_IMAGES_MODES: readonly InlineImagesMode[] = ['data-uri', 'cid'];
-export const DEFAULT_INLINE_IMAGES: InlineImagesMode = 'data-uri';
+export type InlineImagesMode = ValueOf<'m365-imap-in', 'inlineImages'>;
+export const INLINE_IMAGES_MODES: readonly InlineImagesMode[] = NODE_OPTIONS['m365-imap-in'].inlineImages.values;
+export const DEFAULT_INLINE_IMAGES: InlineImagesMode = NODE_OPTIONS['m365-imap-in'].inlineImages.default;
 
 /** The most characters of `data:` URIs written into one HTML body (mailparser's own bound). */
 export const MAX_INLINED_CHARS = 20 * 1024 * 1024;

@@ -2,6 +2,7 @@ import type { EditorNodeProperties, EditorRED } from 'node-red';
 import { bindFolderPicker } from '../../editor/folder-picker';
 import { translator } from '../../editor/i18n';
 import { bindVisibility } from '../../editor/reader-form';
+import { optionDefaults } from '../../editor/option-defaults';
 import { ensureStyles } from '../../editor/styles';
 import { isMailboxOrEmpty } from '../../editor/validators';
 import { isValidKeyword } from '../../imap-action/actions';
@@ -31,19 +32,17 @@ RED.nodes.registerType<ImapActionProps>('m365-imap-action', {
   defaults: {
     name: { value: '' },
     account: { value: '', type: 'm365-account', required: true },
-    mailbox: { value: '', validate: (v: string) => isMailboxOrEmpty(v) },
-    folder: { value: 'INBOX' },
-    action: { value: 'read' },
-    keyword: { value: '', validate: function (this: ImapActionProps, v: string) {
-      const action = String($('#node-input-action').val() ?? this.action);
-      return !(action === 'add-keyword' || action === 'remove-keyword') || (v === '' ? this.actionFromMsg === true : isValidKeyword(v));
-    } },
-    target: { value: '', validate: function (this: ImapActionProps, v: string) {
-      const action = String($('#node-input-action').val() ?? this.action);
-      return !(action === 'move' || action === 'copy') || v !== '' || this.actionFromMsg === true;
-    } },
-    actionFromMsg: { value: false },
-    output: { value: 'parsed' },
+    ...optionDefaults<ImapActionProps>('m365-imap-action', {
+      mailbox: { validate: (v: string) => isMailboxOrEmpty(v) },
+      keyword: { validate: function (v: string) {
+        const action = String($('#node-input-action').val() ?? this.action);
+        return !(action === 'add-keyword' || action === 'remove-keyword') || (v === '' ? this.actionFromMsg === true : isValidKeyword(v));
+      } },
+      target: { validate: function (v: string) {
+        const action = String($('#node-input-action').val() ?? this.action);
+        return !(action === 'move' || action === 'copy') || v !== '' || this.actionFromMsg === true;
+      } },
+    }),
   },
   paletteLabel: 'imap action',
   label: function () {

@@ -2,8 +2,9 @@ import type { EditorNodeProperties, EditorRED } from 'node-red';
 import { bindFolderPicker } from '../../editor/folder-picker';
 import { translator } from '../../editor/i18n';
 import { bindVisibility } from '../../editor/reader-form';
+import { optionDefaults } from '../../editor/option-defaults';
 import { ensureStyles } from '../../editor/styles';
-import { isJsonObjectOrEmpty, isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
+import { isJsonObjectOrEmpty, isMailboxOrEmpty } from '../../editor/validators';
 
 declare const RED: EditorRED;
 declare const $: JQueryStatic;
@@ -58,20 +59,11 @@ RED.nodes.registerType<ImapInProps>('m365-imap-in', {
   defaults: {
     name: { value: '' },
     account: { value: '', type: 'm365-account', required: true },
-    mailbox: { value: '', validate: (v: string) => isMailboxOrEmpty(v) },
-    folder: { value: 'INBOX', required: true },
-    mode: { value: 'idle' },
-    interval: { value: '60', validate: (v: string) => isWholeNumber(v, 5, 86400) },
-    criteria: { value: 'new' },
-    customCriteria: { value: '', validate: isJsonObjectOrEmpty },
-    disposition: { value: 'none' },
-    moveTo: { value: '' },
-    attachments: { value: 'include' },
-    attachmentDir: { value: '' },
-    maxAttachmentBytes: { value: '26214400', validate: (v: string) => isWholeNumber(v, 0, Number.MAX_SAFE_INTEGER) },
-    output: { value: 'parsed' },
-    inlineImages: { value: 'data-uri' },
-    batchSize: { value: '100', validate: (v: string) => isWholeNumber(v, 1, 10000) },
+    ...optionDefaults<ImapInProps>('m365-imap-in', {
+      mailbox: { validate: (v: string) => isMailboxOrEmpty(v) },
+      folder: { required: true },
+      customCriteria: { validate: isJsonObjectOrEmpty },
+    }),
   },
   paletteLabel: 'imap in',
   label: function () {

@@ -1,7 +1,8 @@
 import type { EditorNodeProperties, EditorRED } from 'node-red';
 import { translator } from '../../editor/i18n';
+import { optionDefaults } from '../../editor/option-defaults';
 import { ensureStyles } from '../../editor/styles';
-import { isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
+import { isMailboxOrEmpty } from '../../editor/validators';
 
 declare const RED: EditorRED;
 
@@ -35,13 +36,12 @@ RED.nodes.registerType<MailOutProps>('m365-mail-out', {
   defaults: {
     name: { value: '' },
     account: { value: '', type: 'm365-account', required: true },
-    mailbox: { value: '', validate: (v: string) => isMailboxOrEmpty(v) },
-    to: { value: '', validate: isAddressListOrEmpty },
-    cc: { value: '', validate: isAddressListOrEmpty },
-    bcc: { value: '', validate: isAddressListOrEmpty },
-    subject: { value: '' },
-    pace: { value: '30', validate: (v: string) => isWholeNumber(v, 0, 10000) },
-    attachmentDir: { value: '' },
+    ...optionDefaults<MailOutProps>('m365-mail-out', {
+      mailbox: { validate: (v: string) => isMailboxOrEmpty(v) },
+      to: { validate: isAddressListOrEmpty },
+      cc: { validate: isAddressListOrEmpty },
+      bcc: { validate: isAddressListOrEmpty },
+    }),
   },
   paletteLabel: 'mail out',
   label: function () {

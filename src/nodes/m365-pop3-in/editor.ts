@@ -1,8 +1,9 @@
 import type { EditorNodeProperties, EditorRED } from 'node-red';
 import { translator } from '../../editor/i18n';
 import { bindVisibility } from '../../editor/reader-form';
+import { optionDefaults } from '../../editor/option-defaults';
 import { ensureStyles } from '../../editor/styles';
-import { isMailboxOrEmpty, isWholeNumber } from '../../editor/validators';
+import { isMailboxOrEmpty } from '../../editor/validators';
 
 declare const RED: EditorRED;
 
@@ -31,16 +32,7 @@ RED.nodes.registerType<Pop3InProps>('m365-pop3-in', {
   defaults: {
     name: { value: '' },
     account: { value: '', type: 'm365-account', required: true },
-    mailbox: { value: '', validate: (v: string) => isMailboxOrEmpty(v) },
-    mode: { value: 'poll' },
-    interval: { value: '300', validate: (v: string) => isWholeNumber(v, 5, 86400) },
-    disposition: { value: 'keep' },
-    attachments: { value: 'include' },
-    attachmentDir: { value: '' },
-    maxAttachmentBytes: { value: '26214400', validate: (v: string) => isWholeNumber(v, 0, Number.MAX_SAFE_INTEGER) },
-    output: { value: 'parsed' },
-    inlineImages: { value: 'data-uri' },
-    batchSize: { value: '100', validate: (v: string) => isWholeNumber(v, 1, 10000) },
+    ...optionDefaults<Pop3InProps>('m365-pop3-in', { mailbox: { validate: (v: string) => isMailboxOrEmpty(v) } }),
   },
   paletteLabel: 'pop3 in',
   label: function () {
