@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { nodeRedLauncherPath, nodeRedVersion } from '../support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { installPackedPackage, type PackedInstall } from '../support/packed-package';
+import { NODE_TYPES } from '../support/node-types';
 
 // Node-RED prints these about its own set-up (no projects, an empty flow without credentials)
 // whatever nodes are installed; everything else at warn or error level fails the test.
@@ -33,7 +34,7 @@ describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${proces
     installed?.remove();
   });
 
-  it('loads all three node types with no error or warning in the log', async function () {
+  it('loads every node type of package.json with no error or warning in the log', async function () {
     nodeRed = await startNodeRed({
       userDir: installed!.userDir,
       launcher: nodeRedLauncherPath(),
@@ -44,7 +45,7 @@ describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${proces
     assert.equal(response.status, 200);
     const sets = (await response.json()) as NodeSetInfo[];
     const ours = sets.filter((s) => s.module === '@m365-mail/node-red-m365-mail');
-    assert.deepEqual(ours.flatMap((s) => s.types).sort(), ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-mail-out', 'm365-pop3-in']);
+    assert.deepEqual(ours.flatMap((s) => s.types).sort(), [...NODE_TYPES].sort());
     for (const set of ours) {
       assert.equal(set.err, undefined, `${set.types.join(',')} loaded without error`);
       assert.ok(set.enabled, `${set.types.join(",")} enabled: ${JSON.stringify(set)}`);
@@ -55,7 +56,7 @@ describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${proces
     assert.deepEqual(problems, [], 'no [error] or [warn] lines in the Node-RED log');
     // The editor gets our HTML (form + help) and the icons.
     const html = await (await fetch(`${nodeRed.url}/nodes`, { headers: { Accept: 'text/html' } })).text();
-    for (const type of ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-mail-out', 'm365-pop3-in']) {
+    for (const type of NODE_TYPES) {
       assert.ok(html.includes(`data-template-name="${type}"`), `${type} form template served`);
       assert.ok(html.includes(`data-help-name="${type}"`), `${type} help served`);
     }

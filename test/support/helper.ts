@@ -5,6 +5,7 @@
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import { nodeRedPackage, nodeRedRuntimePath } from './node-red-package';
+import { NODE_TYPES } from './node-types';
 
 helper.init(nodeRedRuntimePath());
 
@@ -12,7 +13,7 @@ const built = path.resolve(__dirname, '../../nodes');
 
 /** The node modules as Node-RED loads them (module.exports = init function). */
 export function builtNodes(): Array<(RED: unknown) => void> {
-  return ['m365-account', 'm365-imap-in', 'm365-pop3-in', 'm365-imap-action', 'm365-mail-out'].map((type) => require(path.join(built, `${type}.js`)));
+  return NODE_TYPES.map((type) => require(path.join(built, `${type}.js`)));
 }
 
 export { helper };

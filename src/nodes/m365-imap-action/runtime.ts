@@ -8,7 +8,7 @@ import {
 } from '../../imap-action';
 import { buildMailMessage } from '../../mail';
 import { mailProxy } from '../shared/mail-proxy';
-import { checkReaderSetup } from '../shared/reader-node';
+import { checkAccountSetup } from '../shared/reader-node';
 import { debugLoggingEnabled, reportError, runtimeTranslator, type NodeProps } from '../shared/red';
 import { showStatus } from '../shared/status';
 import { checkpointStore } from '../shared/storage';
@@ -25,7 +25,7 @@ export default function registerImapActionNode(RED: NodeAPI): void {
     RED.nodes.createNode(this, props);
     const node = this;
     const { config, errors } = parseImapActionConfig(props);
-    const account = checkReaderSetup(RED, node, props, errors);
+    const account = checkAccountSetup(RED, node, props, errors);
     if (!account) return;
     const t = runtimeTranslator(RED);
     let store: CheckpointStore;

@@ -3,7 +3,7 @@ import { parseImapReaderConfig } from '../../config/reader-config';
 import { MailboxWatcher, parseCustomCriteria } from '../../imap';
 import { mailProxy } from '../shared/mail-proxy';
 import { debugLoggingEnabled, type NodeProps } from '../shared/red';
-import { checkReaderSetup, runReaderNode } from '../shared/reader-node';
+import { checkAccountSetup, runReaderNode } from '../shared/reader-node';
 import { checkpointStore } from '../shared/storage';
 
 export default function registerImapInNode(RED: NodeAPI): void {
@@ -11,7 +11,7 @@ export default function registerImapInNode(RED: NodeAPI): void {
     RED.nodes.createNode(this, props);
     const node = this;
     const { config, errors } = parseImapReaderConfig(props);
-    const account = checkReaderSetup(RED, node, props, errors);
+    const account = checkAccountSetup(RED, node, props, errors);
     if (!account) return;
 
     runReaderNode(RED, node, account, config, 'imap', (context) => {

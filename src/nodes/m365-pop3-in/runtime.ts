@@ -3,7 +3,7 @@ import { parsePop3ReaderConfig } from '../../config/reader-config';
 import { Pop3Poller } from '../../pop3';
 import { pop3TunnelFactory, mailProxy } from '../shared/mail-proxy';
 import type { NodeProps } from '../shared/red';
-import { checkReaderSetup, runReaderNode } from '../shared/reader-node';
+import { checkAccountSetup, runReaderNode } from '../shared/reader-node';
 import { checkpointStore } from '../shared/storage';
 
 export default function registerPop3InNode(RED: NodeAPI): void {
@@ -11,7 +11,7 @@ export default function registerPop3InNode(RED: NodeAPI): void {
     RED.nodes.createNode(this, props);
     const node = this;
     const { config, errors } = parsePop3ReaderConfig(props);
-    const account = checkReaderSetup(RED, node, props, errors);
+    const account = checkAccountSetup(RED, node, props, errors);
     if (!account) return;
 
     runReaderNode(RED, node, account, config, 'pop3', (context) => {

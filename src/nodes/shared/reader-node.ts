@@ -39,10 +39,10 @@ export interface EngineContext {
 }
 
 /**
- * Start-up checks shared by the reader nodes: the account exists and is valid, and the node's own
+ * Start-up checks shared by every node that uses an account: the account exists and is valid, and the node's own
  * properties parse. Returns the account node, or undefined after reporting every problem.
  */
-export function checkReaderSetup(RED: NodeAPI, node: Node, props: NodeProps, ownProblems: M365MailError[]): AccountNode | undefined {
+export function checkAccountSetup(RED: NodeAPI, node: Node, props: NodeProps, ownProblems: M365MailError[]): AccountNode | undefined {
   const t = runtimeTranslator(RED);
   const account = RED.nodes.getNode(String(props.account ?? '')) as AccountNode | null;
   const problems = [...ownProblems];

@@ -13,6 +13,7 @@ import { nodeRedLauncherPath, nodeRedVersion } from '../../support/node-red-pack
 import { startNodeRed, type NodeRedProcess } from '../../support/node-red-process';
 import { assertExactlyOnce, mail, waitFor } from './imap-in-support';
 import { useNodeRedProcessBed } from './node-red-bed';
+import { NODE_TYPES } from '../../support/node-types';
 
 describe(`m365-imap-in across a restart of a real Node-RED ${nodeRedVersion()} process`, function () {
   this.timeout(60000);
@@ -39,7 +40,7 @@ describe(`m365-imap-in across a restart of a real Node-RED ${nodeRedVersion()} p
     nodeRed = await startNodeRed({ userDir: userDir.path, launcher: nodeRedLauncherPath(), flows: [] });
     const nodes = await (await fetch(`${nodeRed.url}/nodes`, { headers: { Accept: 'application/json' } })).json() as Array<{ module: string; types: string[]; err?: string }>;
     const ours = nodes.filter((set) => set.module === PACKAGE);
-    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['m365-account', 'm365-imap-action', 'm365-imap-in', 'm365-mail-out', 'm365-pop3-in'], 'Node-RED loaded the package from the user directory');
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), [...NODE_TYPES].sort(), 'Node-RED loaded the package from the user directory');
     assert.deepEqual(ours.filter((set) => set.err).map((set) => set.err), []);
 
     const deployed = await fetch(`${nodeRed.url}/flows`, {
