@@ -19,6 +19,9 @@ export interface AccountCredentials {
   clientSecret?: string;
   /** PEM private key of the certificate registered on the app. */
   privateKey?: string;
+  /** User and password of the outbound proxy; the `proxy` URL property carries none. */
+  proxyUsername?: string;
+  proxyPassword?: string;
 }
 
 export interface AccountConfig {
@@ -110,7 +113,7 @@ export function validateProxyUrl(proxy: string | undefined): M365MailError | und
     url = new URL(proxy.trim());
   } catch {
     return configError(`The proxy "${redactUrl(proxy)}" is not a URL.`,
-      'Enter it as http://host:port (or http://user:password@host:port), or leave it empty to use HTTPS_PROXY.');
+      'Enter it as http://host:port (a user and password go into Proxy user / Proxy password), or leave it empty to use HTTPS_PROXY.');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return configError(`The proxy scheme "${url.protocol}" is not supported.`,
@@ -120,6 +123,48 @@ export function validateProxyUrl(proxy: string | undefined): M365MailError | und
     return configError('The proxy URL has no host.', 'Enter it as http://host:port.');
   }
   return undefined;
+}
+
+/**
+ * A proxy URL split into the URL without user info and the user and password it carried (decoded).
+ * Old flows kept them in the `proxy` property; they belong in the node's credentials.
+ */
+export function splitProxyCredentials(proxy: string): { proxy: string; username?: string; password?: string } {
+  let url: URL;
+  try {
+    url = new URL(proxy.trim());
+  } catch {
+    return { proxy };
+  }
+  if (!url.username && !url.password) return { proxy };
+  const decode = (value: string): string => {
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return value;
+    }
+  };
+  const username = url.username ? decode(url.username) : undefined;
+  const password = url.password ? decode(url.password) : undefined;
+  url.username = '';
+  url.password = '';
+  return { proxy: url.toString(), username, password };
+}
+
+/** The proxy URL the connections use: the `proxy` property with the credentials' user and password put in. */
+export function proxyWithCredentials(proxy: string, username: string | undefined, password: string | undefined): string {
+  if (!proxy.trim() || (!username && !password)) return proxy;
+  let url: URL;
+  try {
+    url = new URL(proxy.trim());
+  } catch {
+    return proxy; // reported by validateProxyUrl
+  }
+  if (url.username || url.password) return proxy; // an old flow's own user info, not moved yet
+  // Encoded in full, so any character survives the proxy's Basic authorization (openTunnel decodes).
+  url.username = encodeURIComponent(username ?? '');
+  url.password = encodeURIComponent(password ?? '');
+  return url.toString();
 }
 
 /** A URL for display: user and password replaced. */

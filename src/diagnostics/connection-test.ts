@@ -5,6 +5,7 @@ import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
 import { explainAccessToken } from '../auth/token-explainer';
 import type { M365TokenProvider } from '../auth/token-provider';
 import { listFolders } from '../imap/folders';
+import { mailProxy, tunnelFactory } from '../net/proxy';
 import { Pop3Client } from '../pop3/client';
 import { explainRefusedLogin } from '../auth/refused-login';
 import { resolveProxy } from '../net/proxy';
@@ -35,6 +36,8 @@ export interface ConnectionTestOptions {
   /** Also log in to SMTP submission (the account has m365-mail-out nodes); sends nothing. */
   smtp?: boolean;
   timeoutMs?: number;
+  /** Where HTTPS_PROXY/NO_PROXY are read; default process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 function failed(step: ConnectionTestStepName, error: unknown): ConnectionTestStep {
@@ -93,11 +96,13 @@ export async function runConnectionTest(options: ConnectionTestOptions): Promise
   const tls = options.ca ? { ca: options.ca } : undefined;
   const timeoutMs = options.timeoutMs ?? 20000;
 
+  // The servers are reached as the readers reach them: the account's proxy, else HTTPS_PROXY/NO_PROXY.
+  const { imap, pop3: pop3Endpoint } = provider.endpoints;
   let folderPaths: string[] | undefined;
   try {
     const folders = await listFolders({
-      host: provider.endpoints.imap.host, port: provider.endpoints.imap.port, mailbox, tokenSource: provider, appOnly,
-      tls, proxy: options.config.proxy || undefined, connectTimeoutMs: timeoutMs,
+      host: imap.host, port: imap.port, mailbox, tokenSource: provider, appOnly,
+      tls, proxy: mailProxy(imap.host, imap.port, options.config.proxy, options.env)?.toString(), connectTimeoutMs: timeoutMs,
     });
     folderPaths = folders.map((f) => f.path);
     steps.push({ step: 'imap', ok: true, detail: `${mailbox} on ${provider.endpoints.imap.host}:${provider.endpoints.imap.port}` });
@@ -105,16 +110,18 @@ export async function runConnectionTest(options: ConnectionTestOptions): Promise
     steps.push(failed('imap', error));
   }
 
-  const pop3 = new Pop3Client({ host: provider.endpoints.pop3.host, port: provider.endpoints.pop3.port, ca: options.ca, timeoutMs });
-  pop3.on('error', () => undefined); // failures surface through the awaited commands
+  let pop3: Pop3Client | undefined;
   try {
+    const proxy = mailProxy(pop3Endpoint.host, pop3Endpoint.port, options.config.proxy, options.env);
+    pop3 = new Pop3Client({ host: pop3Endpoint.host, port: pop3Endpoint.port, ca: options.ca, timeoutMs, socketFactory: proxy ? tunnelFactory(proxy) : undefined });
+    pop3.on('error', () => undefined); // failures surface through the awaited commands
     await pop3.connect();
     await pop3.authXOAuth2(mailbox, await provider.getAccessToken('pop3'));
     const { count } = await pop3.stat();
     await pop3.quit();
     steps.push({ step: 'pop3', ok: true, detail: `${mailbox} on ${provider.endpoints.pop3.host}:${provider.endpoints.pop3.port}, ${count} messages` });
   } catch (error) {
-    pop3.close();
+    pop3?.close();
     steps.push(failed('pop3', error));
   }
 

@@ -4,9 +4,10 @@ declare const RED: EditorRED;
 
 /** The m365-account settings the runtime's admin endpoints take from the editor (credentials included). */
 export const ACCOUNT_SETTING_NAMES = ['cloud', 'authorityHost', 'tenant', 'clientId', 'authType', 'certificateThumbprint', 'imapHost', 'imapPort',
-  'pop3Host', 'pop3Port', 'smtpHost', 'smtpPort', 'resource', 'proxy', 'clientSecret', 'privateKey'] as const;
+  'pop3Host', 'pop3Port', 'smtpHost', 'smtpPort', 'resource', 'proxy', 'clientSecret', 'privateKey',
+  'proxyUsername', 'proxyPassword'] as const;
 
-const CREDENTIAL_NAMES: ReadonlySet<string> = new Set(['clientSecret', 'privateKey']);
+const CREDENTIAL_NAMES: ReadonlySet<string> = new Set(['clientSecret', 'privateKey', 'proxyUsername', 'proxyPassword']);
 
 /**
  * The settings of the m365-account config node `id` as the editor holds them, saved or not yet

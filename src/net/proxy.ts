@@ -111,6 +111,20 @@ export function resolveProxy(target: string | URL | ProxyTarget, explicitProxy?:
   return url;
 }
 
+/**
+ * The proxy for a mail connection (IMAP, POP3, SMTP): the account's `proxy`, else HTTPS_PROXY /
+ * NO_PROXY from the environment; mail ports count as https targets. Undefined = connect directly.
+ * Readers, Test connection and the folder picker all decide here, so they reach servers alike.
+ */
+export function mailProxy(host: string, port: number, accountProxy: string | undefined, env: Env = process.env): URL | undefined {
+  return resolveProxy({ host, port, protocol: 'https:' }, accountProxy || undefined, env);
+}
+
+/** Opens connections through `proxy` with HTTP CONNECT (e.g. a POP3 client's socket factory). */
+export function tunnelFactory(proxy: URL): (target: { host: string; port: number }) => Promise<net.Socket> {
+  return ({ host, port }) => openTunnel({ proxy, host, port });
+}
+
 /** A proxy URL for logs and messages: credentials replaced. */
 export function describeProxy(proxy: URL): string {
   return `${proxy.protocol}//${proxy.username ? '***@' : ''}${proxy.host}`;
@@ -191,7 +205,7 @@ export function openTunnel(options: TunnelOptions): Promise<net.Socket> {
       if (status === 407) {
         fail(new M365MailError(`The proxy ${label} requires authentication (HTTP 407).`, {
           kind: 'config', retryable: false, code: 'HTTP407',
-          fix: 'Put the proxy user and password into the proxy URL: http://user:password@host:port (URL-encode special characters).',
+          fix: 'Enter the proxy user and password in the account (Proxy user, Proxy password); for HTTPS_PROXY use http://user:password@host:port (URL-encode special characters).',
         }));
         return;
       }

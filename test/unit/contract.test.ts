@@ -12,7 +12,7 @@ const root = path.resolve(__dirname, '../..');
 const CONTRACT: Record<string, { defaults: Record<string, string>; credentials?: string[] }> = {
   'm365-account': {
     defaults: { name: '', cloud: 'global', authorityHost: '', tenant: '', clientId: '', authType: 'client-secret', certificateThumbprint: '', imapHost: 'outlook.office365.com', imapPort: '993', pop3Host: 'outlook.office365.com', pop3Port: '995', resource: '', proxy: '' },
-    credentials: ['clientSecret', 'privateKey'],
+    credentials: ['clientSecret', 'privateKey', 'proxyPassword', 'proxyUsername'],
   },
   'm365-imap-in': {
     defaults: { account: '', mailbox: '', folder: 'INBOX', mode: 'idle', interval: '60', criteria: 'new', customCriteria: '', disposition: 'none', moveTo: '', attachments: 'include', attachmentDir: '', maxAttachmentBytes: '26214400', output: 'parsed', batchSize: '100' },

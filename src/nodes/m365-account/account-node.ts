@@ -5,7 +5,7 @@
  */
 import { LogLevel } from '@azure/msal-node';
 import type { Node, NodeAPI } from 'node-red';
-import type { AccountConfig, AccountCredentials } from '../../auth/account-config';
+import { proxyWithCredentials, type AccountConfig, type AccountCredentials } from '../../auth/account-config';
 import type { M365MailError } from '../../core/errors';
 import { createTokenProvider, type M365TokenProvider } from '../../auth/token-provider';
 import { cacheSecret, tokenCacheFile } from '../shared/storage';
@@ -40,6 +40,8 @@ export function toAccountConfig(props: Record<string, unknown>, credentials: Acc
     authType: (values.authType || 'client-secret') as AccountConfig['authType'],
     tenant: values.tenant,
     clientId: values.clientId,
+    // The connections get the proxy user and password (node credentials) inside the proxy URL.
+    proxy: proxyWithCredentials(values.proxy, credentials?.proxyUsername || undefined, credentials?.proxyPassword || undefined),
     credentials: { clientSecret: credentials?.clientSecret || undefined, privateKey: credentials?.privateKey || undefined },
   };
 }

@@ -6,6 +6,7 @@ import { bindingId } from '../../auth/token-cache';
 import { signInBinding, type M365TokenProvider } from '../../auth/token-provider';
 import { runConnectionTest } from '../../diagnostics/connection-test';
 import { listFolders } from '../../imap/folders';
+import { mailProxy } from '../../net/proxy';
 import { createAccountTokenProvider, toAccountConfig, type AccountNode } from './account-node';
 import { SignInSessions, withoutSignInSecrets } from './sign-in-sessions';
 
@@ -81,7 +82,10 @@ export function registerAdminRoutes(RED: NodeAPI): void {
       const value = typeof settings[name] === 'string' ? (settings[name] as string) : '';
       return value === UNCHANGED_PASSWORD || value === '' ? stored[name] : value;
     };
-    return toAccountConfig(settings, { clientSecret: credential('clientSecret'), privateKey: credential('privateKey') });
+    return toAccountConfig(settings, {
+      clientSecret: credential('clientSecret'), privateKey: credential('privateKey'),
+      proxyUsername: credential('proxyUsername'), proxyPassword: credential('proxyPassword'),
+    });
   }
 
   /** The deployed account's provider when the form matches it, else a provider just for this request. */
@@ -190,7 +194,8 @@ export function registerAdminRoutes(RED: NodeAPI): void {
       if (!mailbox) throw new M365MailError('No mailbox given', { kind: 'config', fix: 'Enter the mailbox address first.' });
       const folders = await listFolders({
         host: provider.endpoints.imap.host, port: provider.endpoints.imap.port, mailbox, tokenSource: provider,
-        appOnly: isAppOnly(config.authType), proxy: config.proxy || undefined,
+        // Reached as the readers reach it: the account's proxy, else HTTPS_PROXY/NO_PROXY.
+        appOnly: isAppOnly(config.authType), proxy: mailProxy(provider.endpoints.imap.host, provider.endpoints.imap.port, config.proxy)?.toString(),
       });
       return folders.map((f) => ({ path: f.path, name: f.name }));
     } finally {

@@ -31,6 +31,8 @@ interface AccountProps extends EditorNodeProperties {
 interface AccountCredentials {
   clientSecret: string;
   privateKey: string;
+  proxyUsername: string;
+  proxyPassword: string;
 }
 
 /** Per open dialog: what oneditsave/oneditcancel must stop. */
@@ -49,6 +51,32 @@ const fieldValue = (id: string): string => String(field(id).val() ?? '').trim();
 /** The form's current values, so Test connection and Sign in work before the node is deployed. */
 function formSettings(): Record<string, string> {
   return Object.fromEntries(ACCOUNT_SETTING_NAMES.map((name) => [name, fieldValue(name)]));
+}
+
+/**
+ * A proxy URL with user and password (an old flow, or pasted) keeps them in the flow file: move
+ * them into the credential fields, so the flow keeps only the plain URL.
+ */
+function moveProxyCredentialsIntoFields(): void {
+  let url: URL;
+  try {
+    url = new URL(fieldValue('proxy'));
+  } catch {
+    return;
+  }
+  if (!url.username && !url.password) return;
+  const decode = (value: string): string => {
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return value;
+    }
+  };
+  if (url.username) field('proxyUsername').val(decode(url.username));
+  if (url.password) field('proxyPassword').val(decode(url.password));
+  url.username = '';
+  url.password = '';
+  field('proxy').val(url.toString());
 }
 
 function applyAuthType(authType: string): void {
@@ -86,6 +114,8 @@ RED.nodes.registerType<AccountProps, AccountCredentials>('m365-account', {
   credentials: {
     clientSecret: { type: 'password' },
     privateKey: { type: 'password' },
+    proxyUsername: { type: 'text' },
+    proxyPassword: { type: 'password' },
   },
   icon: 'm365-account.svg',
   label: function () {
@@ -100,6 +130,8 @@ RED.nodes.registerType<AccountProps, AccountCredentials>('m365-account', {
     const signIn = bindSignInPanel({ accountId: node.id, settings: formSettings, authType, translate: t });
     node._m365SignIn = signIn;
 
+    moveProxyCredentialsIntoFields();
+    field('proxy').on('change', moveProxyCredentialsIntoFields);
     field('cloud').on('change', () => applyCloudEndpoints(fieldValue('cloud'), authType()));
     field('authType').on('change', () => {
       applyAuthType(authType());

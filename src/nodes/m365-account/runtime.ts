@@ -8,6 +8,7 @@ import type { NodeProps } from '../shared/red';
 import { tokenCacheFile } from '../shared/storage';
 import { createAccountTokenProvider, toAccountConfig, type AccountNode } from './account-node';
 import { registerAdminRoutes } from './admin-routes';
+import { ACCOUNT_CREDENTIALS, moveProxyCredentials, stripProxyUserInfoFromActiveFlows } from './proxy-credentials';
 import { AccountUsers } from './users';
 
 export type { AccountNode } from './account-node';
@@ -19,7 +20,7 @@ export default function registerAccountNode(RED: NodeAPI): void {
     this.users = new AccountUsers();
     this.register = (user) => this.users.register(user);
     this.deregister = (user, done) => this.users.deregister(user, done);
-    this.accountConfig = toAccountConfig(props, this.credentials);
+    this.accountConfig = toAccountConfig(moveProxyCredentials(RED, this, props), this.credentials);
     this.problems = validateAccountConfig(this.accountConfig);
     let signInFile: string | undefined;
     try {
@@ -53,10 +54,8 @@ export default function registerAccountNode(RED: NodeAPI): void {
 
   // The constructor adds fields to `this`, which registerType's Node type does not know about.
   RED.nodes.registerType('m365-account', M365AccountNode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
-    credentials: {
-      clientSecret: { type: 'password' },
-      privateKey: { type: 'password' },
-    },
+    credentials: ACCOUNT_CREDENTIALS,
   });
+  stripProxyUserInfoFromActiveFlows(RED);
   registerAdminRoutes(RED);
 }

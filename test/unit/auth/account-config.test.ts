@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { normalizeThumbprint, validateAccountConfig, type AccountConfig } from '../../../src/auth/account-config';
+import { normalizeThumbprint, proxyWithCredentials, splitProxyCredentials, validateAccountConfig, type AccountConfig } from '../../../src/auth/account-config';
 
 const TENANT = '85d56e73-1db7-448c-bbcc-afeb9120ddff';
 const CLIENT = 'ea1239f1-d7fa-4758-95b3-4f249f663f34';
@@ -119,5 +119,32 @@ describe('auth/account-config', () => {
     assert.deepEqual(normalizeThumbprint(`ab:cd ${'e'.repeat(60)}`), { algorithm: 'sha256', hex: `ABCD${'E'.repeat(60)}` });
     assert.equal(normalizeThumbprint('a'.repeat(40))?.algorithm, 'sha1');
     assert.equal(normalizeThumbprint('zz'), undefined);
+  });
+});
+
+describe('proxy credentials (kept out of the proxy URL property)', () => {
+  it('splits user and password out of an old flow\'s proxy URL, decoded', () => {
+    assert.deepEqual(splitProxyCredentials('http://corp%5Cjane:p%40ss%3Aw%25rd@proxy.example:3128'),
+      { proxy: 'http://proxy.example:3128/', username: 'corp\\jane', password: 'p@ss:w%rd' });
+    assert.deepEqual(splitProxyCredentials('http://proxy.example:3128'), { proxy: 'http://proxy.example:3128' });
+    assert.deepEqual(splitProxyCredentials(''), { proxy: '' });
+    assert.deepEqual(splitProxyCredentials('not a url'), { proxy: 'not a url' });
+  });
+
+  it('puts the credentials\' user and password into the URL the connections use, any character intact', () => {
+    const url = new URL(proxyWithCredentials('http://proxy.example:3128', 'corp\\jane', 'p@ss:w%rd'));
+    assert.equal(decodeURIComponent(url.username), 'corp\\jane');
+    assert.equal(decodeURIComponent(url.password), 'p@ss:w%rd');
+    assert.equal(url.host, 'proxy.example:3128');
+    assert.equal(proxyWithCredentials('http://proxy.example:3128', undefined, undefined), 'http://proxy.example:3128');
+    assert.equal(proxyWithCredentials('', 'jane', 'pw'), '', 'no proxy property: HTTPS_PROXY decides, credentials unused');
+  });
+
+  it('a round trip through split and join gives the same proxy authorization', () => {
+    const original = 'http://jane:s%C3%A9cret%21@proxy.example:8080';
+    const split = splitProxyCredentials(original);
+    const joined = new URL(proxyWithCredentials(split.proxy, split.username, split.password));
+    assert.equal(decodeURIComponent(joined.password), 'sécret!');
+    assert.equal(decodeURIComponent(joined.username), 'jane');
   });
 });
