@@ -3,7 +3,7 @@ import { convert } from 'html-to-text';
 import { simpleParser } from 'mailparser';
 import { buildMailMessage, type MailMeta } from '../../../src/mail';
 import { nestsDeeperThan, simpleHtmlToText } from '../../../src/mail/html-text-simple';
-import { ADDRESS_HEADER_CHARS } from '../../../src/mail/parser-limits';
+import { ADDRESS_HEADER_CHARS, PARAMETER_HEADER_CHARS } from '../../../src/mail/parser-limits';
 import { htmlToPlainText, INLINE_HTML_CHARS } from '../../../src/mail/plain-text';
 import { mail } from './test-mails';
 
@@ -85,5 +85,16 @@ describe('HTML to text without blocking', function () {
     assert.equal(msg.to?.value[0]?.address, 'b@example.com');
     const few = await buildMailMessage(mail(['From: a@example.com', `Cc: ${addresses.slice(0, 500).join(', ')}`, '', 'x']), { meta });
     assert.equal(few.cc?.value.length, 500);
+  });
+
+  it(`reads a Content-Type up to ${PARAMETER_HEADER_CHARS} characters, cutting after a whole parameter`, async () => {
+    const params = Array.from({ length: 5_000 }, (_, i) => `p${i}="${i}"`).join('; ');
+    const raw = mail(['From: a@example.com', 'Subject: params', `Content-Type: text/plain; charset=utf-8; ${params}`, '', 'caf\u00e9']);
+    const msg = await buildMailMessage(raw, { meta });
+    assert.equal(String(msg.payload).trim(), 'caf\u00e9');
+    const contentType = msg.header['content-type'] as { value: string; params: Record<string, string> };
+    assert.equal(contentType.value, 'text/plain');
+    assert.equal(contentType.params.p0, '0');
+    assert.ok(Object.keys(contentType.params).length < 5_000);
   });
 });
