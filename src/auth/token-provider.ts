@@ -8,163 +8,38 @@
  * of nodes): one token per protocol set, each cached on its own, so adding a sending node asks for
  * SMTP.Send while a reader-only account never does.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  ConfidentialClientApplication,
   CryptoProvider,
-  LogLevel,
-  PublicClientApplication,
   type AccountInfo,
   type AuthenticationResult,
-  type Configuration,
+  type ConfidentialClientApplication,
   type DeviceCodeRequest,
-  type INetworkModule,
+  type PublicClientApplication,
 } from '@azure/msal-node';
-import { isAppOnly, normalizeThumbprint, validateAccountConfig, type AccountConfig, type AuthType } from './account-config';
+import { isAppOnly, validateAccountConfig, type AccountConfig, type AuthType } from './account-config';
 import { resolveEndpoints, type ResolvedEndpoints } from './clouds';
 import { errorFromMsal, type DiagnoseContext } from './diagnose';
 import { M365MailError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { createNetworkClient, type HttpExchange } from './network-client';
+import type { HttpExchange } from './network-client';
+import { createMsalClients } from './msal-clients';
+import { PendingAuthCodes } from './pending-auth-codes';
 import { PROTOCOLS_WITHOUT_USERS, scopesFor } from './scopes';
 import { exchangeResourceFor, type ExpectedToken } from './refused-login';
-import { decodeJwtPayload } from './token-explainer';
-import { createEncryptedCachePlugin, type CacheBinding, type EncryptedFileCachePlugin } from './token-cache';
-import type { AccessTokenSource, MailProtocol } from './token-source';
+import { tokenFrom, type CachedToken } from './token-lifetime';
+import type { EncryptedFileCachePlugin } from './token-cache';
+import type { MailProtocol } from './token-source';
+import type {
+  AuthCodeResponse, AuthCodeStart, DeviceCodeSession, M365TokenProvider, SignedInAccount, TokenProviderDeps,
+} from './token-provider-types';
 
-
-export interface TokenProviderDeps {
-  /** The node's log (node.debug/log/warn/error), or console in tests. */
-  logger?: Logger;
-  /** File for the encrypted delegated sign-in (e.g. <userDir>/m365-mail/<node id>.cache). Without it, delegated sign-ins live in memory only. */
-  cacheFile?: string;
-  /** Secret the cache key is derived from (Node-RED's credentialSecret). Required with cacheFile. */
-  cacheSecret?: string;
-  /** Extra trusted CA certificates (PEM) for the identity server. */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** Per-request timeout for identity server calls (ms). */
-  timeoutMs?: number;
-  /** Environment for HTTPS_PROXY/NO_PROXY (defaults to process.env). */
-  env?: Record<string, string | undefined>;
-  /** Replaces the network module (tests). */
-  networkClient?: INetworkModule;
-  /** Clock in ms (tests). */
-  now?: () => number;
-  /** Renew this long before expiry at most (default 5 min). */
-  renewBeforeExpiryMs?: number;
-  /** For short-lived tokens, renew when this fraction of the lifetime is left (default 0.25). */
-  renewAtLifetimeFraction?: number;
-  /** A forced refresh within this time after the last token was obtained reuses that token (default 5 s). */
-  forceRefreshDebounceMs?: number;
-  /** MSAL log level forwarded to the logger (default Warning). PII logging is always off. */
-  msalLogLevel?: LogLevel;
-  /**
-   * The protocols the account's nodes use, asked at each sign-in and token request (default: none
-   * known, which means IMAP and POP3, see PROTOCOLS_WITHOUT_USERS).
-   */
-  protocols?: () => readonly MailProtocol[];
-  /** Told after a sign-in finished here (with the user) and after a sign-out (undefined). */
-  onSignInChange?: (account: SignedInAccount | undefined) => void;
-}
-
-export interface SignedInAccount {
-  username: string;
-  tenantId: string;
-  homeAccountId: string;
-}
-
-export interface DeviceCodeSession {
-  userCode: string;
-  verificationUri: string;
-  /** Microsoft's instruction text, to show as is. */
-  message: string;
-  expiresAt: Date;
-  /** Settles when the user finished (or the code expired / was cancelled). Never rejects unhandled. */
-  completion: Promise<SignedInAccount>;
-  cancel(): void;
-}
-
-export interface AuthCodeStart {
-  url: string;
-  state: string;
-}
-
-/** The query of the redirect back from the sign-in page. */
-export interface AuthCodeResponse {
-  code?: string;
-  state?: string;
-  error?: string;
-  error_description?: string;
-}
-
-export interface M365TokenProvider extends AccessTokenSource {
-  readonly authType: AuthType;
-  readonly endpoints: ResolvedEndpoints;
-  /** Delegated: starts device code sign-in; resolves as soon as the code is there. */
-  startDeviceCode(): Promise<DeviceCodeSession>;
-  /** Delegated: the sign-in URL (PKCE + state) for a browser redirect to `redirectUri`. */
-  startAuthCode(redirectUri: string): Promise<AuthCodeStart>;
-  /** Delegated: finishes the browser sign-in with the redirect's query; checks state and PKCE. */
-  completeAuthCode(query: AuthCodeResponse): Promise<SignedInAccount>;
-  /** The signed-in user of a delegated account, if any (restored from the cache file after a restart). */
-  getAccount(): Promise<SignedInAccount | undefined>;
-  /** Forgets the delegated sign-in: MSAL cache, memory and the cache file. */
-  signOut(): Promise<void>;
-  /** Cancels a pending device code sign-in and drops cached tokens. */
-  dispose(): void;
-}
-
-interface CachedToken {
-  accessToken: string;
-  obtainedAt: number;
-  /** Issued by the identity server for us (not restored from MSAL's cache). */
-  issuedFresh: boolean;
-  renewAt: number;
-  expiresAt: number;
-}
-
-interface PendingAuthCode {
-  verifier: string;
-  redirectUri: string;
-  createdAt: number;
-}
-
-const DEFAULT_RENEW_BEFORE_MS = 5 * 60_000;
-const AUTH_CODE_TTL_MS = 10 * 60_000;
-const MAX_PENDING_AUTH_CODES = 10;
-
-// A token's `exp` is trusted only while this machine's clock agrees with the server's this well.
-const EXP_CLAIM_TOLERANCE_MS = 60_000;
-
-/**
- * When the access token expires, by the real clock. MSAL's expiresOn is its request time in whole
- * seconds (rounded) plus expires_in, so it can lie up to a second or two after the token's own
- * `exp`; that matters for short-lived tokens. The earlier of the two wins, but `exp` only when it
- * is near expiresOn: on a machine whose clock is off, `exp` would make every token look expired.
- */
-function expiryOf(result: AuthenticationResult): number {
-  const expiresOn = result.expiresOn?.getTime() ?? Date.now();
-  const exp = decodeJwtPayload(result.accessToken)?.exp;
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) return expiresOn;
-  const fromClaim = exp * 1000;
-  return Math.abs(fromClaim - expiresOn) <= EXP_CLAIM_TOLERANCE_MS ? Math.min(expiresOn, fromClaim) : expiresOn;
-}
+export type {
+  AuthCodeResponse, AuthCodeStart, DeviceCodeSession, M365TokenProvider, SignedInAccount, TokenProviderDeps,
+} from './token-provider-types';
+export { signInBinding } from './msal-clients';
 
 function toAccount(info: AccountInfo): SignedInAccount {
   return { username: info.username, tenantId: info.tenantId, homeAccountId: info.homeAccountId };
-}
-
-function stateMismatch(): M365MailError {
-  return new M365MailError('The sign-in response does not belong to a sign-in started here (state mismatch).', {
-    kind: 'bad-request', code: 'state_mismatch',
-    fix: 'Start the sign-in again from the account settings and finish it in the same browser within 10 minutes.',
-  });
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 class TokenProvider implements M365TokenProvider {
@@ -188,7 +63,7 @@ class TokenProvider implements M365TokenProvider {
    * time left, instead of "unknown" (which made readers wait 30–60 s, POP3 a full minute).
    */
   private throttle?: { until: number; status: number };
-  private readonly pendingAuthCodes = new Map<string, PendingAuthCode>();
+  private readonly pendingAuthCodes: PendingAuthCodes;
   private deviceCodeRequest?: DeviceCodeRequest;
   private disposed = false;
 
@@ -198,11 +73,8 @@ class TokenProvider implements M365TokenProvider {
     this.now = deps.now ?? Date.now;
     this.logger = deps.logger ?? {};
 
-    const networkClient = deps.networkClient ?? createNetworkClient({
-      proxy: config.proxy,
-      env: deps.env,
-      ca: deps.ca,
-      timeoutMs: deps.timeoutMs,
+    this.pendingAuthCodes = new PendingAuthCodes(this.now);
+    const clients = createMsalClients(config, this.authType, this.endpoints, deps, {
       onResponse: (exchange) => {
         this.lastHttp = exchange;
         if (exchange.status === 429 || (exchange.status >= 500 && exchange.status < 600)) {
@@ -210,50 +82,12 @@ class TokenProvider implements M365TokenProvider {
         }
       },
       onTransportError: (error) => { this.lastTransportError = error; },
+      onLog: (message, containsPii) => this.forwardMsalLog(message, containsPii),
+      onCacheProblem: (problem) => this.logger.warn?.(problem.toString()),
     });
-
-    const authorityHostPort = new URL(this.endpoints.authorityHost).host;
-    const msalConfig: Configuration = {
-      auth: {
-        clientId: config.clientId.trim(),
-        authority: this.endpoints.authority,
-        // Listing the host makes MSAL trust it without instance discovery, so it never calls
-        // login.microsoftonline.com for a national or custom cloud.
-        knownAuthorities: [authorityHostPort],
-      },
-      system: {
-        networkClient,
-        loggerOptions: {
-          piiLoggingEnabled: false,
-          logLevel: deps.msalLogLevel ?? LogLevel.Warning,
-          loggerCallback: (_level, message, containsPii) => this.forwardMsalLog(message, containsPii),
-        },
-      },
-    };
-
-    if (isAppOnly(this.authType)) {
-      if (this.authType === 'client-certificate') {
-        const thumbprint = normalizeThumbprint(config.certificateThumbprint);
-        const privateKey = config.credentials?.privateKey ?? '';
-        msalConfig.auth.clientCertificate = thumbprint?.algorithm === 'sha1'
-          ? { thumbprint: thumbprint.hex, privateKey }
-          : { thumbprintSha256: thumbprint?.hex ?? '', privateKey };
-      } else {
-        msalConfig.auth.clientSecret = config.credentials?.clientSecret ?? '';
-      }
-      this.confidential = new ConfidentialClientApplication(msalConfig);
-    } else {
-      if (deps.cacheFile) {
-        this.cachePlugin = createEncryptedCachePlugin({
-          filePath: deps.cacheFile,
-          secret: deps.cacheSecret ?? '',
-          binding: signInBinding(config) as CacheBinding,
-          onProblem: (problem) => this.logger.warn?.(problem.toString()),
-        });
-        msalConfig.cache = { cachePlugin: this.cachePlugin };
-      }
-      this.publicClient = new PublicClientApplication(msalConfig);
-    }
+    this.confidential = clients.confidential;
+    this.publicClient = clients.publicClient;
+    this.cachePlugin = clients.cachePlugin;
   }
 
   /** The protocols in use; a protocol asked for that no node registered (Test connection) joins them. */
@@ -317,17 +151,7 @@ class TokenProvider implements M365TokenProvider {
         kind: 'identity-server-error', retryable: true, fix: 'Try again later.',
       });
     }
-    const obtainedAt = this.now();
-    // MSAL measures expiry with the real clock; carry the remaining lifetime over to ours.
-    const lifetime = Math.max(0, expiryOf(result) - Date.now());
-    const margin = Math.min(this.deps.renewBeforeExpiryMs ?? DEFAULT_RENEW_BEFORE_MS, lifetime * (this.deps.renewAtLifetimeFraction ?? 0.25));
-    const token: CachedToken = {
-      accessToken: result.accessToken,
-      obtainedAt,
-      issuedFresh: !result.fromCache,
-      expiresAt: obtainedAt + lifetime,
-      renewAt: obtainedAt + lifetime - margin,
-    };
+    const token = tokenFrom(result, this.now(), this.deps);
     this.cached.set(scopes.join(' '), token);
     return token;
   }
@@ -471,9 +295,7 @@ class TokenProvider implements M365TokenProvider {
   async startAuthCode(redirectUri: string): Promise<AuthCodeStart> {
     const client = this.requirePublic();
     const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
-    const state = randomBytes(24).toString('base64url');
-    this.prunePendingAuthCodes();
-    this.pendingAuthCodes.set(state, { verifier, redirectUri, createdAt: this.now() });
+    const state = this.pendingAuthCodes.add(verifier, redirectUri);
     this.resetExchangeState();
     try {
       const url = await client.getAuthCodeUrl({
@@ -491,25 +313,9 @@ class TokenProvider implements M365TokenProvider {
     }
   }
 
-  private prunePendingAuthCodes(): void {
-    const now = this.now();
-    for (const [state, pending] of this.pendingAuthCodes) {
-      if (now - pending.createdAt > AUTH_CODE_TTL_MS) this.pendingAuthCodes.delete(state);
-    }
-    while (this.pendingAuthCodes.size >= MAX_PENDING_AUTH_CODES) {
-      const oldest = this.pendingAuthCodes.keys().next().value;
-      if (oldest === undefined) break;
-      this.pendingAuthCodes.delete(oldest);
-    }
-  }
-
   async completeAuthCode(query: AuthCodeResponse): Promise<SignedInAccount> {
     const client = this.requirePublic();
-    this.prunePendingAuthCodes();
-    const entry = [...this.pendingAuthCodes.entries()].find(([state]) => query.state !== undefined && safeEqual(state, query.state));
-    if (!entry) throw stateMismatch();
-    const [state, pending] = entry;
-    this.pendingAuthCodes.delete(state);
+    const [state, pending] = this.pendingAuthCodes.take(query.state);
     if (query.error) {
       throw this.mapError({ errorCode: query.error, errorMessage: query.error_description ?? '' });
     }
@@ -553,15 +359,6 @@ class TokenProvider implements M365TokenProvider {
     this.cached.clear();
     this.pendingAuthCodes.clear();
   }
-}
-
-/**
- * What a stored delegated sign-in belongs to: app registration, tenant and cloud. Undefined for
- * app-only accounts, which keep no sign-in.
- */
-export function signInBinding(config: AccountConfig): CacheBinding | undefined {
-  if (isAppOnly(config.authType ?? 'client-secret')) return undefined;
-  return { clientId: config.clientId, tenant: config.tenant, authorityHost: resolveEndpoints(config).authorityHost };
 }
 
 /**
