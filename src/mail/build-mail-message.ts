@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { NODE_OPTIONS } from '../config/options';
 import { M365MailError } from '../core/errors';
 import { firstAddress, headersToObject, toAddressObject } from './address-fields';
 import { prepareAttachmentDir } from './attachment-dir';
@@ -7,8 +8,11 @@ import { dropUndefined, parseMail, type ParsedParts } from './parse-mail';
 import { plainTextBody } from './plain-text';
 import type { AttachmentPolicy, BuildMailOptions, MailInfo, MailMessage, MailMeta, OutputMode } from './types';
 
+// The readers' options, values and defaults: the node options table.
+const READER = NODE_OPTIONS['m365-imap-in'];
+
 /** 25 MiB: the default of `maxAttachmentBytes` (CONTRACT.md). */
-export const DEFAULT_MAX_ATTACHMENT_BYTES = 26_214_400;
+export const DEFAULT_MAX_ATTACHMENT_BYTES = READER.maxAttachmentBytes.default;
 
 interface Settings {
   output: OutputMode;
@@ -50,16 +54,16 @@ export async function buildMailMessage(source: Buffer | Readable, options: Build
 }
 
 function resolveSettings(options: BuildMailOptions): Settings {
-  const output = options.output ?? 'parsed';
-  const policy = options.attachments ?? 'include';
+  const output = options.output ?? READER.output.default;
+  const policy = options.attachments ?? READER.attachments.default;
   const max = options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
   const inlineImages = options.inlineImages ?? DEFAULT_INLINE_IMAGES;
   if (!INLINE_IMAGES_MODES.includes(inlineImages)) {
     throw configError(`Unknown inlineImages "${String(inlineImages)}"`, `Set "inlineImages" to ${INLINE_IMAGES_MODES.join(' or ')}.`);
   }
-  if (output !== 'parsed' && output !== 'raw') throw configError(`Unknown output "${String(output)}"`, 'Set "output" to parsed or raw.');
-  if (policy !== 'include' && policy !== 'omit' && policy !== 'save') {
-    throw configError(`Unknown attachments policy "${String(policy)}"`, 'Set "attachments" to include, omit or save.');
+  if (!READER.output.values.includes(output)) throw configError(`Unknown output "${String(output)}"`, `Set "output" to ${READER.output.values.join(' or ')}.`);
+  if (!READER.attachments.values.includes(policy)) {
+    throw configError(`Unknown attachments policy "${String(policy)}"`, `Set "attachments" to ${READER.attachments.values.join(', ')}.`);
   }
   if (typeof max !== 'number' || Number.isNaN(max) || max < 0) {
     throw configError(`Invalid maxAttachmentBytes "${String(max)}"`, 'Set "maxAttachmentBytes" to a number of bytes (0 = no limit).');

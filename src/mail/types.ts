@@ -1,4 +1,5 @@
 import type { AddressObject, HeaderValue } from 'mailparser';
+import type { ValueOf } from '../config/options';
 import type { InlineImagesMode } from './inline-images';
 
 /** Where a mail came from; copied (not referenced) into `msg.mail`. */
@@ -28,9 +29,9 @@ export interface MailInfo {
 }
 
 /** `include` keeps content in memory, `omit` lists attachments only, `save` writes them to files. */
-export type AttachmentPolicy = 'include' | 'omit' | 'save';
+export type AttachmentPolicy = ValueOf<'m365-imap-in', 'attachments'>;
 
-export type OutputMode = 'parsed' | 'raw';
+export type OutputMode = ValueOf<'m365-imap-in', 'output'>;
 
 export interface BuildMailOptions {
   output?: OutputMode;
