@@ -1,4 +1,5 @@
 import type { EditorNodeProperties, EditorRED } from 'node-red';
+import { CLOUDS } from '../../auth/clouds';
 import { applyCloudEndpoints } from '../../editor/cloud-endpoints';
 import { bindConnectionTest } from '../../editor/connection-test-panel';
 import { bindFieldCheck } from '../../editor/field-check';
@@ -7,6 +8,8 @@ import { authCodeRedirectUri, bindSignInPanel, type SignInPanel } from '../../ed
 import { ensureStyles } from '../../editor/styles';
 import { isGuid, isHttpsUrl, isPort, isTenant, isTenantKeyword } from '../../editor/validators';
 import { ACCOUNT_SETTING_NAMES } from '../../editor/account-settings';
+
+const GLOBAL = CLOUDS.global;
 
 declare const RED: EditorRED;
 declare const $: JQueryStatic;
@@ -102,12 +105,13 @@ RED.nodes.registerType<AccountProps, AccountCredentials>('m365-account', {
     clientId: { value: '', required: true, validate: (v: string) => isGuid(v) },
     authType: { value: 'client-secret', required: true },
     certificateThumbprint: { value: '', validate: (v: string) => v === '' || THUMBPRINT.test(v.replace(/[\s:]/g, '')) },
-    imapHost: { value: 'outlook.office365.com' },
-    imapPort: { value: '993', validate: (v: string) => isPort(v) },
-    pop3Host: { value: 'outlook.office365.com' },
-    pop3Port: { value: '995', validate: (v: string) => isPort(v) },
-    smtpHost: { value: 'smtp.office365.com' },
-    smtpPort: { value: '587', validate: (v: string) => isPort(v) },
+    // The global cloud's endpoints, from the runtime's table of clouds (auth/clouds.ts).
+    imapHost: { value: GLOBAL.imap.host },
+    imapPort: { value: String(GLOBAL.imap.port), validate: (v: string) => isPort(v) },
+    pop3Host: { value: GLOBAL.pop3.host },
+    pop3Port: { value: String(GLOBAL.pop3.port), validate: (v: string) => isPort(v) },
+    smtpHost: { value: GLOBAL.smtp.host },
+    smtpPort: { value: String(GLOBAL.smtp.port), validate: (v: string) => isPort(v) },
     resource: { value: '' },
     proxy: { value: '' },
   },
