@@ -5,7 +5,7 @@
  */
 export interface BenchConfig {
   quick: boolean;
-  /** Phases to run: drain, ack, memory, big, pop3, latency, tokens, scale. */
+  /** Phases to run: drain, ack, memory, big, pop3, latency, tokens, scale, send. */
   phases: Set<string>;
   drainSmall: number;
   drainLarge: number;
@@ -25,9 +25,13 @@ export interface BenchConfig {
   stallMs: number;
   /** Leave node-red-node-email out of the drains (quicker runs while tuning). */
   skipEmail: boolean;
+  /** Mails sent through m365-mail-out and the nodemailer script in the send phase. */
+  sendMails: number;
+  /** Mails waiting in the outbox for the send phase's memory figure. */
+  outboxMails: number;
 }
 
-const ALL_PHASES = ['drain', 'ack', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale'];
+const ALL_PHASES = ['drain', 'ack', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale', 'send'];
 
 function int(name: string, full: number, quick: number, isQuick: boolean): number {
   const raw = process.env[name];
@@ -59,5 +63,7 @@ export function readConfig(): BenchConfig {
     drainRepeat: int('BENCH_DRAIN_REPEAT', 1, 1, quick),
     stallMs: int('BENCH_STALL_MS', 30_000, 15_000, quick),
     skipEmail: process.env.BENCH_SKIP_EMAIL === '1',
+    sendMails: int('BENCH_SEND_MAILS', 1000, 200, quick),
+    outboxMails: int('BENCH_OUTBOX_MAILS', 10000, 2000, quick),
   };
 }

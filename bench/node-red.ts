@@ -70,6 +70,11 @@ export class BenchNodeRed extends EventEmitter {
     return this.proc.child.pid ?? -1;
   }
 
+  /** The process's Node-RED user directory. */
+  get userDirPath(): string {
+    return this.userDir;
+  }
+
   /** How the process ended, or undefined while it runs. */
   get exited(): string | undefined {
     return this.exitInfo;

@@ -13,6 +13,7 @@ import { latencyPhase } from './phases/latency';
 import { bigAttachmentPhase, cappedDrainPhase } from './phases/memory';
 import { pop3Phase } from './phases/pop3';
 import { scalePhase } from './phases/scale';
+import { sendPhase } from './phases/send';
 import { tokensPhase } from './phases/tokens';
 import { emailNodePackage } from './node-red';
 import { Results } from './results';
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
     else if (tokens) await tokens();
     const single = latency ? { p50: latency.figures['m365-imap-in'].p50, rssMb: latency.oursRssMb } : undefined;
     if (phase('scale')) await scalePhase(bed, config, results, single);
+    // Sending has a bed of its own (Exchange's SMTP submission beside Dovecot).
+    if (phase('send')) await sendPhase(config, results);
   } finally {
     await bed.stop();
   }

@@ -59,6 +59,8 @@ export class OutboxDrain {
   private lastReportedKind?: string;
   private loop?: Promise<void>;
   private readonly abort = new AbortController();
+  /** The next mail, being read while the current one is sent. */
+  private ahead?: { seq: number; mail: Promise<OutboxMail> };
 
   constructor(private readonly options: DrainOptions) {
     this.clock = options.clock ?? systemClock;
@@ -93,13 +95,22 @@ export class OutboxDrain {
       }
       let mail: OutboxMail;
       try {
-        mail = await outbox.load(seq);
+        // The next mail is read while this one is sent (see below), so reading costs no time.
+        const ahead = this.ahead?.seq === seq ? this.ahead.mail : undefined;
+        this.ahead = undefined;
+        mail = await (ahead ?? outbox.load(seq));
       } catch (error) {
         await outbox.setAside(seq);
         events.onDamaged(seq, error as M365MailError);
         continue;
       }
       if (this.lastReportedKind === undefined) this.status('sending');
+      const next = outbox.peekAfter(seq);
+      if (next !== undefined) {
+        const load = outbox.load(next);
+        load.catch(() => undefined); // a failed read is handled when it is that mail's turn
+        this.ahead = { seq: next, mail: load };
+      }
       try {
         const info = await this.options.sender.send(mail.envelope, mail.raw, this.options.pace, this.abort.signal);
         // Accepted: it leaves the outbox even when the node is closing meanwhile.

@@ -8,7 +8,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { M365MailError } from '../core/errors';
-import { removeFileDurably, removeStaleTempFiles, writeFileAtomic } from '../state/atomic-file';
+import { removeStaleTempFiles, writeFileAtomic } from '../state/atomic-file';
 import type { SmtpEnvelope } from './compile';
 import { decodeMsg, encodeMsg } from './msg-codec';
 
@@ -108,6 +108,15 @@ export class Outbox {
     return first;
   }
 
+  /** The mail after `seq` in order, when it is on disk and nothing older is still being written. */
+  peekAfter(seq: number): number | undefined {
+    const index = this.queued.indexOf(seq);
+    const next = index === -1 ? undefined : this.queued[index + 1];
+    if (next === undefined) return undefined;
+    for (const writing of this.writing) if (writing < next) return undefined;
+    return next;
+  }
+
   /** Reads one mail. */
   async load(seq: number): Promise<OutboxMail> {
     let text: string;
@@ -134,10 +143,14 @@ export class Outbox {
     };
   }
 
-  /** Removes a mail that the server accepted or refused for good. */
+  /**
+   * Removes a mail that the server accepted or refused for good. The removal is not fsynced: a
+   * process crash or kill keeps it (the kernel has it), and only a power cut right after it can
+   * bring a sent mail back, to be sent again with the same Message-ID. Mails enter durably.
+   */
   async remove(seq: number): Promise<void> {
     try {
-      await removeFileDurably(path.join(this.dir, fileName(seq)));
+      await fs.rm(path.join(this.dir, fileName(seq)), { force: true });
     } catch (error) {
       throw storageError('remove a sent mail', error);
     }

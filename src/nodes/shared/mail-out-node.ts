@@ -17,6 +17,30 @@ export function outboxDir(RED: NodeAPI, nodeId: string): string {
 }
 
 const STATUS_INTERVAL_MS = 250;
+/** Msgs composed and written at the same time; enough to overlap the fsyncs of the outbox. */
+const INTAKE_CONCURRENCY = 8;
+
+/** Runs at most `limit` tasks at once, the rest in arrival order. */
+class Intake {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = (): void => {
+        this.running++;
+        task().then(resolve, reject).finally(() => {
+          this.running--;
+          this.waiting.shift()?.();
+        });
+      };
+      if (this.running < this.limit) start();
+      else this.waiting.push(start);
+    });
+  }
+}
 
 
 /**
@@ -157,13 +181,16 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
     node.status({ fill: 'red', shape: 'ring', text: t(`common.errorKind.${(error as M365MailError).kind ?? 'unknown'}`) });
   });
 
+  // Msgs are composed and written a few at a time: a flow that emits 10,000 msgs at once then
+  // costs memory for a few mails being prepared, not for 10,000 (Node-RED holds the rest queued).
+  const intake = new Intake(INTAKE_CONCURRENCY);
   node.on('input', (msg: Record<string, unknown>, _send: unknown, done: (err?: Error) => void) => {
-    opened.then(async () => {
+    intake.run(() => opened.then(async () => {
       if (!drain) throw new M365MailError(t('common.errors.signInFirst'), { kind: 'sign-in-required', fix: t('common.errors.signInFirst') });
       const prepared = await prepareMail(msg, { ...config, mailbox });
       await outbox.add(prepared);
       showStatus({ ...lastStatus, queued: outbox.size });
-    }).then(() => done(), (error: unknown) => {
+    })).then(() => done(), (error: unknown) => {
       reportError(node, error, msg);
       done();
     });
