@@ -109,11 +109,11 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     const category = page.locator('#red-ui-palette-container-Microsoft_365');
     await category.scrollIntoViewIfNeeded();
     assert.equal((await page.locator('#red-ui-palette-header-Microsoft_365').innerText()).trim(), 'Microsoft 365');
-    for (const type of ['m365-imap-in', 'm365-pop3-in', 'm365-imap-action']) {
+    for (const type of ['m365-imap-in', 'm365-pop3-in', 'm365-imap-action', 'm365-mail-out']) {
       const paletteNode = category.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
       await paletteNode.waitFor();
       assert.equal(await paletteNode.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(80, 169, 226)');
-      assert.match(String(await paletteNode.locator('.red-ui-palette-icon').getAttribute('style')), /m365-(mail|pop3|action)\.svg/);
+      assert.match(String(await paletteNode.locator('.red-ui-palette-icon').getAttribute('style')), /m365-(mail|pop3|action|mail-out)\.svg/);
     }
   });
 
@@ -267,6 +267,23 @@ describe(`editor in headless Chromium (Node-RED ${nodeRedVersion()}, packed pack
     await shoot('imap-action-form');
     await editor.confirmTray();
     await editor.node(actionId).locator('.red-ui-flow-node-label', { hasText: 'Move to folder' }).waitFor({ timeout: 10000 });
+  });
+
+  it('adds a mail out node: sender, default recipients and pace; the label names sender and recipients', async function () {
+    const sendId = await editor.addFromPalette('m365-mail-out', 560, 300);
+    await editor.edit(sendId);
+    await input('node-input-account').selectOption({ label: 'Contoso (app-only)' });
+    assert.equal(await input('node-input-pace').inputValue(), '30');
+    await input('node-input-mailbox').fill(daemon.mailbox);
+    await input('node-input-to').fill('ops@contoso.com');
+    await input('node-input-subject').fill('Alert from Node-RED');
+    await shoot('mail-out-form');
+    await editor.confirmTray();
+    await editor.node(sendId).locator('.red-ui-flow-node-label', { hasText: `${USERS.alice} → ops@contoso.com` }).waitFor({ timeout: 10000 });
+    // Not deployed: this bed has no SMTP, and the account's Test connection below covers IMAP and POP3.
+    await editor.node(sendId).click();
+    await page.keyboard.press('Delete');
+    await editor.node(sendId).waitFor({ state: 'detached' });
   });
 
   it('signs in with a device code: shows code and link, the user signs in, the dialog reports who', async function () {
