@@ -3,29 +3,29 @@
  * servers that take OAuth2 access tokens through SASL XOAUTH2.
  *
  * Answers are read strictly in order, each one completely (including a RETR body) before the
- * next. A command is written when its turn comes, or, once signed in to a server that announces
- * PIPELINING (RFC 2449 §6.6), at once when every command before it was written: a caller that
- * asks for RETR n+1 while it still reads mail n has the server prepare the next mail meanwhile.
- * Callers that await each command see no difference. Every wait for the server has a time
- * limit. Failures are M365MailError values; a dropped connection rejects whatever is pending and
- * the client stays closed (it never reconnects by itself — the poller owns that).
+ * next; with PIPELINING, commands may be written ahead (command-queue.ts). Every wait for the
+ * server has a time limit. Failures are M365MailError values; a dropped connection rejects
+ * whatever is pending and the client stays closed (it never reconnects by itself — the poller
+ * owns that).
  *
  * Lifecycle: `quit()` is the graceful end, and only a clean QUIT lets the server remove messages
  * marked with `dele()`; `close()` drops the socket and the server keeps every message.
  */
 import { EventEmitter } from 'node:events';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { M365MailError } from '../core/errors';
 import { buildXOAuth2 } from '../auth/xoauth2';
 import { parseCapabilities, type Pop3Capabilities } from './capabilities';
-import { Pop3Connection, type BodySink } from './connection';
-import { failAfter } from '../core/timeout';
-import { classifyPop3Error, connectionClosedError, protocolError, socketError, timeoutError } from './errors';
+import { Pop3CommandQueue } from './command-queue';
+import type { BodySink, Pop3Connection } from './connection';
+import { classifyPop3Error, connectionClosedError, protocolError } from './errors';
+import { RetrStream } from './retr-stream';
 import { bodyLines, parseScanListing, parseStat, parseUidListing, type MailboxStat } from './responses';
 import { authenticateXOAuth2 } from './sasl-xoauth2';
-import { openPop3Socket, wrapInTls } from './transport';
+import { openConnection, readGreeting } from './open-connection';
+import { wrapInTls } from './transport';
 import {
-  assertMessageNumber, configError, MAX_COMMAND_LINE_BYTES, resolveOptions, statusText, type Pop3ClientOptions, type ResolvedOptions,
+  assertMessageNumber, configError, resolveOptions, statusText, type Pop3ClientOptions, type ResolvedOptions,
 } from './client-options';
 
 export type { Pop3Capabilities } from './capabilities';
@@ -52,12 +52,14 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
   private isSecure = false;
   private authenticated = false;
   private closedBeforeConnect?: M365MailError;
-  /** Tail of the command queue; each command starts when the one before settled. */
-  private queueTail: Promise<unknown> = Promise.resolve();
-  /** Queued commands whose line is not written yet; a pipelined command must not overtake them. */
-  private unwritten = 0;
   /** quit() was called: nothing may be written after QUIT. */
   private quitting = false;
+  private readonly queue = new Pop3CommandQueue({
+    requireOpen: () => { this.requireConnection(); },
+    sessionPipelines: () => this.authenticated && this.capabilities?.pipelining === true && !this.quitting
+      && this.connection !== undefined && !this.connection.isClosed,
+    writeLine: (line) => this.requireConnection().writeLine(line),
+  });
 
   constructor(options: Pop3ClientOptions) {
     super();
@@ -86,14 +88,14 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     if (!this.connecting) {
       this.connecting = this.runConnect();
       // Commands issued before the greeting arrived wait for it.
-      this.queueTail = this.connecting.catch(() => undefined);
+      this.queue.after(this.connecting);
     }
     return this.connecting;
   }
 
   /** Asks for the capability list. A server without CAPA (it answers `-ERR`) yields an empty list. */
   capa(): Promise<Pop3Capabilities> {
-    return this.exclusive(async () => {
+    return this.queue.exclusive(async () => {
       const { status, body } = await this.multiLine('CAPA', 'CAPA');
       if (!status.ok) {
         this.options.logger.debug?.('POP3 server does not support CAPA');
@@ -107,7 +109,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** Upgrades a plain connection to TLS (RFC 2595). Done by connect() when `tls` is `starttls`. */
   stls(): Promise<void> {
-    return this.exclusive(() => this.upgradeWithStls());
+    return this.queue.exclusive(() => this.upgradeWithStls());
   }
 
   /**
@@ -115,7 +117,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
    * token appears only in the continuation line, which is never logged.
    */
   authXOAuth2(user: string, accessToken: string): Promise<void> {
-    return this.exclusive(async () => {
+    return this.queue.exclusive(async () => {
       if (!user) throw configError('POP3 user (mailbox address) is missing');
       if (!accessToken) throw configError('access token is empty');
       if (/[\r\n\x01]/.test(user)) throw configError('POP3 user name contains control characters');
@@ -166,52 +168,25 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
         reject(error);
         return;
       }
-      this.command(`RETR ${msgno}`, async () => {
-        let finished = false;
-        let stream: Readable | undefined;
-        const startBody = (status: string): BodySink | undefined => {
-          if (!status.startsWith('+OK')) return undefined;
-          const readable = new Readable({
-            highWaterMark: 64 * 1024,
-            read: () => this.connection?.resumeBody(),
-            destroy: (error, callback) => {
-              if (!finished) {
-                finished = true;
-                this.connection?.fail(
-                  connectionClosedError(`the RETR ${msgno} stream was destroyed before its end`),
-                  true,
-                );
-              }
-              callback(error);
-            },
-          });
-          // The failure also reaches 'error' listeners, async iteration and pipeline(); this
-          // listener only keeps a stream whose consumer attached nothing yet from crashing the process.
-          readable.on('error', (error) => this.options.logger.debug?.(`POP3 RETR ${msgno} stream failed: ${error.message}`));
-          stream = readable;
-          return (chunk) => readable.push(chunk);
-        };
-        const response = await this.readAnswer(`RETR ${msgno}`, startBody);
-        if (!stream || !response.body) throw classifyPop3Error('RETR', response.status);
-        resolve(stream);
+      this.queue.command(`RETR ${msgno}`, async () => {
+        const body = new RetrStream(msgno, () => this.connection, this.options.logger);
+        const response = await this.readAnswer(`RETR ${msgno}`, body.start);
+        if (!body.stream || !response.body) throw classifyPop3Error('RETR', response.status);
+        resolve(body.stream);
         try {
           await response.body;
         } catch (error) {
-          if (!finished) {
-            finished = true;
-            stream.destroy(error as Error);
-          }
+          body.fail(error as Error);
           throw error;
         }
-        finished = true;
-        stream.push(null);
+        body.end();
       }).catch(reject); // After resolve this is a no-op: body failures reach the stream instead.
     });
   }
 
   /** Message `msgno` as one Buffer; for small messages or when the whole message is needed anyway. */
   retrBuffer(msgno: number): Promise<Buffer> {
-    return this.checked(() => assertMessageNumber(msgno), () => this.command(`RETR ${msgno}`, async () => {
+    return this.checked(() => assertMessageNumber(msgno), () => this.queue.command(`RETR ${msgno}`, async () => {
       const { status, body } = await this.multiLineAnswer(`RETR ${msgno}`);
       if (!status.ok) throw classifyPop3Error('RETR', status.line);
       return body;
@@ -224,7 +199,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
       assertMessageNumber(msgno);
       if (!Number.isInteger(lines) || lines < 0) throw configError(`invalid TOP line count: ${lines}`);
     };
-    return this.checked(check, () => this.command(`TOP ${msgno} ${lines}`, async () => {
+    return this.checked(check, () => this.queue.command(`TOP ${msgno} ${lines}`, async () => {
       const { status, body } = await this.multiLineAnswer(`TOP ${msgno} ${lines}`);
       if (!status.ok) throw classifyPop3Error('TOP', status.line);
       return body;
@@ -252,7 +227,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
    */
   quit(): Promise<void> {
     this.quitting = true;
-    return this.exclusive(async () => {
+    return this.queue.exclusive(async () => {
       const connection = this.requireConnection();
       connection.expectServerClose();
       let status: string;
@@ -276,42 +251,11 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   private async runConnect(): Promise<string> {
     if (this.closedBeforeConnect) throw this.closedBeforeConnect;
-    const { host, port, logger } = this.options;
-    logger.debug?.(`POP3 connecting to ${host}:${port} (tls: ${this.options.tls})`);
-    let opened: Awaited<ReturnType<typeof openPop3Socket>>;
-    const opening = openPop3Socket(this.options);
-    try {
-      // A socket factory (e.g. a proxy tunnel) may take time of its own; it shares the connect budget.
-      opened = await failAfter(opening, this.options.connectTimeoutMs, () => timeoutError('connect', this.options.connectTimeoutMs));
-    } catch (error) {
-      // A stream that arrives after the deadline is not used.
-      opening.then(({ socket, raw }) => { socket.destroy(); raw?.destroy(); }, () => undefined);
-      throw socketError(error, host, port);
-    }
-    const { socket, raw } = opened;
-    const connection = new Pop3Connection(socket, {
-      host,
-      port,
-      timeoutMs: this.options.timeoutMs,
-      maxLineBytes: this.options.maxLineBytes,
-      logger,
-      onClose: (error, details) => this.onConnectionClose(error, details),
-    });
+    const connection = await openConnection(this.options, (error, details) => this.onConnectionClose(error, details));
     this.connection = connection;
-    if (raw) connection.adopt(raw);
     if (this.closedBeforeConnect) connection.fail(this.closedBeforeConnect, true);
     this.isSecure = this.options.tls === 'implicit';
-
-    const greeting = await connection.readLine('greeting', this.options.connectTimeoutMs);
-    logger.debug?.(`POP3 S: ${greeting}`);
-    if (!greeting.startsWith('+OK')) {
-      const error = greeting.startsWith('-ERR')
-        ? classifyPop3Error('GREETING', greeting)
-        : protocolError(`unexpected greeting: ${greeting.slice(0, 100)}`);
-      connection.fail(error, true);
-      throw error;
-    }
-    this.greeting = statusText(greeting);
+    this.greeting = await readGreeting(connection, this.options);
     if (this.options.tls === 'starttls') await this.upgradeWithStls();
     return this.greeting;
   }
@@ -344,48 +288,6 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
     return connection;
   }
 
-  /**
-   * Runs `task` after every command queued before it settled; never two at once. The task writes
-   * its command line synchronously when it starts (until then it counts as unwritten).
-   */
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    this.unwritten++;
-    const run = this.queueTail.then(() => {
-      this.unwritten--;
-      this.requireConnection();
-      return task();
-    });
-    this.queueTail = run.catch(() => undefined);
-    return run;
-  }
-
-  /**
-   * A transaction command: `line` is written at once when pipelining allows it (else when its turn
-   * comes), and `readAnswer` runs in turn, after every answer before it was read.
-   */
-  private command<T>(line: string, readAnswer: () => Promise<T>): Promise<T> {
-    if (!this.mayPipeline()) {
-      return this.exclusive(() => {
-        this.writeCommand(line);
-        return readAnswer();
-      });
-    }
-    try {
-      this.writeCommand(line);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const run = this.queueTail.then(readAnswer);
-    this.queueTail = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Whether a command may be written before the answers to earlier ones arrived. */
-  private mayPipeline(): boolean {
-    return this.authenticated && this.capabilities?.pipelining === true && this.unwritten === 0 && !this.quitting
-      && this.connection !== undefined && !this.connection.isClosed;
-  }
-
   /** Runs `check` (argument validation) first, so a bad argument rejects without touching the queue. */
   private checked<T>(check: () => void, run: () => Promise<T>): Promise<T> {
     try {
@@ -398,21 +300,15 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
 
   /** A single-line transaction command; resolves with the text after `+OK`, throws the classified `-ERR`. */
   private simpleCommand(line: string, commandName: string): Promise<string> {
-    return this.command(line, async () => {
+    return this.queue.command(line, async () => {
       const { status } = await this.readAnswer(line, () => undefined);
       if (!status.startsWith('+OK')) throw classifyPop3Error(commandName, status);
       return statusText(status);
     });
   }
 
-  /** Writes a command line, refusing line breaks and lines over the 512-byte limit. */
   private writeCommand(line: string): void {
-    if (/[\r\n]/.test(line)) throw configError('POP3 command contains a line break');
-    const bytes = Buffer.byteLength(line, 'utf8') + 2;
-    if (bytes > MAX_COMMAND_LINE_BYTES) {
-      throw configError(`POP3 command is ${bytes} bytes, over the ${MAX_COMMAND_LINE_BYTES}-byte limit`);
-    }
-    this.requireConnection().writeLine(line);
+    this.queue.write(line);
   }
 
   private async readResponse(
@@ -482,7 +378,7 @@ export class Pop3Client extends EventEmitter<Pop3ClientEvents> {
         result.set(number, value);
         return result;
       }
-      return this.command(command, async () => {
+      return this.queue.command(command, async () => {
         const { status, body } = await this.multiLineAnswer(command);
         if (!status.ok) throw classifyPop3Error(command, status.line);
         for (const entry of bodyLines(body)) {
