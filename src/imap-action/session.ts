@@ -3,13 +3,15 @@
  * that acts there (never a reader's connection: a reader may sit in IDLE). It connects when there
  * is work, runs the queued actions one merged command at a time, closes after a short idle time,
  * reconnects with a fresh token before the old one expires, and after a failure reconnects with
- * backoff while the actions wait in the queue.
+ * backoff while the actions wait in the queue. Its stop, timers, backoff and backoff wait are
+ * the engine shell's (engine/shell.ts).
  */
-import { Backoff, type BackoffOptions } from '../core/backoff';
-import { systemClock, TimerSet, type Clock } from '../core/clock';
+import type { BackoffOptions } from '../core/backoff';
+import type { Clock } from '../core/clock';
 import { M365MailError } from '../core/errors';
 import { closeConnection, openConnection, renewDelay, type ImapClient, type ImapConnectionOptions } from '../imap/connection';
 import { toImapError } from '../imap/errors';
+import { EngineShell } from '../engine/shell';
 import { applyBatch, type ActionBatch, type ActionClient, type UidOutcome } from './apply';
 import { takeBatch } from './batching';
 
@@ -50,24 +52,23 @@ function shouldRetry(error: M365MailError): boolean {
 export class ActionSession {
   private readonly queue: SessionItem[] = [];
   private readonly listeners = new Set<(state: SessionState) => void>();
-  private readonly timers: TimerSet;
-  private readonly clock: Clock;
-  private readonly backoff: Backoff;
+  /** Its lifecycle (only `stopped` is used: the run loop starts with each batch of work), timers, backoff. */
+  private readonly shell: EngineShell<SessionState | { state: 'stopped' }>;
   private client: ImapClient | undefined;
   private running: Promise<void> | undefined;
   /** Set while the run loop works through the queue; cleared in the same turn as its last look at it. */
   private active = false;
-  private stopped = false;
   private renewDue = false;
   private forceRefresh = false;
   private cancelIdle: () => void = () => undefined;
   private cancelRenew: () => void = () => undefined;
-  private wakeUp: (() => void) | undefined;
 
   constructor(private readonly options: ActionSessionOptions) {
-    this.clock = options.clock ?? systemClock;
-    this.timers = new TimerSet(this.clock);
-    this.backoff = new Backoff(options.backoff);
+    this.shell = new EngineShell({}, { clock: options.clock, backoff: options.backoff });
+  }
+
+  private get stopped(): boolean {
+    return this.shell.stopped;
   }
 
   /** Hears connecting / connected / idle / error; returns the unsubscribe function. */
@@ -88,8 +89,8 @@ export class ActionSession {
 
   /** Ends a backoff wait now, e.g. because the user just signed in. */
   retryNow(): void {
-    this.backoff.reset();
-    this.wakeUp?.();
+    this.shell.backoff.reset();
+    this.shell.wake('check');
   }
 
   /** Removes an owner's items that have not been sent yet (they stay stored for the next start). */
@@ -105,13 +106,13 @@ export class ActionSession {
   }
 
   /** Ends the session: drops the queue and closes the connection. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.queue.length = 0;
-    this.timers.clear();
-    this.wakeUp?.();
-    await this.running?.catch(() => undefined);
-    await this.disconnect();
+  stop(): Promise<void> {
+    return this.shell.stop(async () => {
+      this.queue.length = 0;
+      this.shell.timers.clear();
+      await this.running?.catch(() => undefined);
+      await this.disconnect();
+    });
   }
 
   private emit(state: SessionState): void {
@@ -126,7 +127,7 @@ export class ActionSession {
       try {
         const client = await this.connected();
         outcomes = await (this.options.apply ?? applyBatch)(client, taken.batch);
-        this.backoff.reset();
+        this.shell.backoff.reset();
       } catch (err) {
         const error = toImapError(err);
         await this.disconnect();
@@ -139,9 +140,9 @@ export class ActionSession {
         // Back into the queue at the front, in their order; tried again after the backoff.
         this.queue.unshift(...taken.items);
         if (error.kind === 'token-expired') this.forceRefresh = true;
-        const delay = this.backoff.next(error.retryAfterMs);
+        const delay = this.shell.backoff.next(error.retryAfterMs);
         this.emit({ state: 'error', error, retryInMs: delay });
-        await this.pause(delay);
+        await this.shell.sleep(delay);
         continue;
       }
       const byUid = new Map(outcomes.map((o) => [o.uid, o]));
@@ -153,14 +154,7 @@ export class ActionSession {
     if (this.stopped) return;
     this.emit({ state: 'idle' });
     if (this.renewDue) void this.disconnect();
-    this.cancelIdle = this.timers.once(this.options.idleMs ?? DEFAULT_ACTION_IDLE_MS, () => { void this.disconnect(); });
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const cancel = this.timers.once(ms, () => { this.wakeUp = undefined; resolve(); });
-      this.wakeUp = () => { cancel(); this.wakeUp = undefined; resolve(); };
-    });
+    this.cancelIdle = this.shell.timers.once(this.options.idleMs ?? DEFAULT_ACTION_IDLE_MS, () => { void this.disconnect(); });
   }
 
   private async connected(): Promise<ImapClient> {
@@ -177,9 +171,9 @@ export class ActionSession {
     this.client = client;
     client.on('close', () => { if (this.client === client) this.client = undefined; });
     if (opened.tokenExpiresAt !== undefined) {
-      const delay = renewDelay(opened.tokenExpiresAt - this.clock.now(), this.options.renewMarginMs ?? 5 * 60_000);
+      const delay = renewDelay(opened.tokenExpiresAt - this.shell.clock.now(), this.options.renewMarginMs ?? 5 * 60_000);
       // Due: the next command reconnects first; with nothing to do the connection just closes.
-      this.cancelRenew = this.timers.once(delay, () => {
+      this.cancelRenew = this.shell.timers.once(delay, () => {
         this.renewDue = true;
         if (!this.active) void this.disconnect();
       });
