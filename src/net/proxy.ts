@@ -148,7 +148,7 @@ function proxyAuthorization(proxy: URL): string | undefined {
 
 /**
  * Opens an HTTP CONNECT tunnel through `proxy` to host:port and resolves with the connected socket
- * (plain TCP to the target; wrap it in TLS yourself). Rejects with an M365MailError of kind
+ * (plain TCP to the target, paused; wrap it in TLS yourself or listen and resume it). Rejects with an M365MailError of kind
  * 'network' or 'timeout'; the socket is destroyed on failure.
  */
 export function openTunnel(options: TunnelOptions): Promise<net.Socket> {
@@ -218,6 +218,10 @@ export function openTunnel(options: TunnelOptions): Promise<net.Socket> {
       }
       settled = true;
       cleanup();
+      // Paused, so nothing the target sends (an SMTP greeting) is emitted before the caller listens:
+      // a flowing socket without a 'data' listener would drop it. TLS wrapping and a 'data'
+      // listener followed by resume() both pick up what is buffered.
+      socket.pause();
       const rest = received.subarray(end + 4);
       if (rest.length > 0) socket.unshift(rest);
       resolve(socket);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { USERS } from '../../env/identity/directory';
 import { builtNodes, coreNode, helper } from '../../support/helper';
 import { Collector, errorTexts, mail as rawMail, statusTexts } from './imap-in-support';
+import { startCountingProxy, type CountingProxy } from '../auth/helpers';
 import { useNodeRedBed } from './node-red-bed';
 import { waitFor } from './wait-for';
 
@@ -152,5 +153,35 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
     const header = reply.header as Record<string, unknown>;
     assert.equal(String(header['in-reply-to']).trim(), original.messageId);
     assert.match(String(header.references), new RegExp(String(original.messageId).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  });
+});
+
+describe('m365-mail-out through the account\'s proxy (test bed)', function () {
+  this.timeout(40000);
+  const { bed } = useNodeRedBed({ userDirPrefix: 'm365-mailout-proxy-', smtp: true, scope: 'suite' });
+  let proxy: CountingProxy;
+  before(async function () {
+    proxy = await startCountingProxy();
+  });
+  after(async function () {
+    await proxy?.close();
+  });
+
+  it('opens the SMTP connection through the proxy\'s CONNECT tunnel, STARTTLS inside it', async function () {
+    const smtp = bed.smtp!;
+    smtp.reset();
+    const account = bed.accountFor('daemon');
+    await helper.load(builtNodes(), [
+      { ...account.node('acc'), proxy: proxy.url },
+      { id: 'send', type: 'm365-mail-out', account: 'acc', mailbox: USERS.alice, pace: '0', wires: [['out']] },
+      { id: 'out', type: 'helper' },
+    ], { acc: account.credentials });
+    const out = new Collector(helper.getNode('out'));
+    (helper.getNode('send') as unknown as NodeLike).receive({ payload: 'via the proxy', topic: 'Proxied', to: USERS.bob });
+    await out.waitForCount(1, 20000).catch((error: Error) => {
+      throw new Error(`${error.message}; errors: ${errorTexts(helper.getNode('send')).join(' | ')}; tunnels: ${proxy.tunnels.join(', ')}`);
+    });
+    assert.ok(proxy.tunnels.includes(`${smtp.host}:${smtp.port}`), `SMTP tunnelled: ${proxy.tunnels.join(', ')}`);
+    assert.equal(smtp.accepted.length, 1);
   });
 });
