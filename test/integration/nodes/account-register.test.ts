@@ -103,6 +103,22 @@ describe('m365-account register: protocols, scopes and pushed sign-ins (Node-RED
     assert.deepEqual(account().users.protocols(), ['imap']);
   });
 
+  it('asks a sending-only delegated account for SMTP.Send alone, and pushes the sign-in to the waiting mail out', async function () {
+    await helper.load(builtNodes(), [
+      bed.accountFor('public').node('acc'),
+      { id: 'send', type: 'm365-mail-out', account: 'acc', mailbox: '', pace: '0', wires: [[]] },
+    ], { acc: {} });
+    const sender = helper.getNode('send');
+    await waitFor(() => lastStatus(sender) === 'common.status.signed-out', 'mail out to wait for a sign-in');
+    assert.deepEqual(account().users.protocols(), ['smtp']);
+    bed.identity.stats.reset();
+    await signInWithDeviceCode();
+    await waitFor(() => lastStatus(sender) !== 'common.status.signed-out', 'mail out to start after the pushed sign-in');
+    const signIn = bed.identity.stats.requestedScopes.find((r) => r.endpoint === 'devicecode');
+    assert.match(signIn?.scope ?? '', SMTP_SEND);
+    assert.doesNotMatch(signIn?.scope ?? '', /IMAP|POP/, 'a sending-only account asks for no reading permission');
+  });
+
   it('asks an app-only account for <resource>/.default whatever its nodes use', async function () {
     const daemon = bed.accountFor('daemon');
     await helper.load(builtNodes(), [daemon.node('acc')], { acc: daemon.credentials });
