@@ -1,5 +1,7 @@
-// Builds what Node-RED loads into nodes/: runtime JS (CommonJS), editor HTML (IIFE + form + help
-// template), icons and locales beside the JS. Type-checks with tsc in parallel unless --no-typecheck.
+// Builds what Node-RED loads into nodes/: one runtime bundle for all nodes (nodes/runtime.js,
+// CommonJS) with a thin entry per node (nodes/<type>.js), editor HTML (IIFE + form + help template),
+// icons and locales beside the JS. The node list is package.json's "node-red".nodes, nowhere else.
+// Type-checks with tsc in parallel unless --no-typecheck.
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +12,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const target = path.join(root, 'nodes');
 // Built beside nodes/ and swapped in at the end, so a failed build never leaves nodes/ half empty.
 const out = path.join(root, `.nodes-build-${process.pid}`);
-const nodeTypes = ['m365-account', 'm365-imap-in', 'm365-pop3-in', 'm365-imap-action', 'm365-mail-out'];
+const nodeFiles = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'))['node-red'].nodes;
+const nodeTypes = Object.keys(nodeFiles);
+for (const [type, file] of Object.entries(nodeFiles)) {
+  if (file !== `nodes/${type}.js`) throw new Error(`package.json "node-red".nodes: ${type} must be nodes/${type}.js (Node-RED finds its .html, icons and locales beside it)`);
+}
 const typecheck = !process.argv.includes('--no-typecheck');
 
 function runTsc() {
@@ -23,10 +29,14 @@ function runTsc() {
   });
 }
 
+// One bundle: every class and module-level state (token providers, shared connections, the temp
+// files being written) exists once per process, and the libraries ship once.
 async function buildRuntime() {
+  const imports = nodeTypes.map((type, i) => `import node${i} from './src/nodes/${type}/runtime';`);
+  const table = nodeTypes.map((type, i) => `  ${JSON.stringify(type)}: node${i},`);
   await build({
-    entryPoints: Object.fromEntries(nodeTypes.map((t) => [t, path.join(root, 'src/nodes', t, 'runtime.ts')])),
-    outdir: out,
+    stdin: { contents: [...imports, 'export const nodes = {', ...table, '};', ''].join('\n'), resolveDir: root, sourcefile: 'node-types.ts', loader: 'ts' },
+    outfile: path.join(out, 'runtime.js'),
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -34,9 +44,10 @@ async function buildRuntime() {
     packages: 'external',
     sourcemap: false,
     logLevel: 'warning',
-    // Node-RED (and its test helper) call module.exports directly: it must be the init function.
-    footer: { js: 'module.exports = module.exports.default;' },
   });
+  // Node-RED (and its test helper) call module.exports directly: it must be the init function.
+  await Promise.all(nodeTypes.map((type) => writeFile(path.join(out, `${type}.js`),
+    `// ${type}: its code is in the shared runtime bundle (built by scripts/build.mjs).\nmodule.exports = require('./runtime.js').nodes[${JSON.stringify(type)}];\n`)));
 }
 
 // Form rows that several nodes share live once in src/editor/partials/<name>.html; an editor.html

@@ -81,16 +81,6 @@ export class M365MailError extends Error {
   override toString(): string {
     return this.fix ? `${this.message} — ${this.fix}` : this.message;
   }
-
-  /**
-   * Each node file is its own bundle with its own copy of this class, and an error from the
-   * account node's token provider reaches a reader node's copy: recognise the shape, not the copy.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return false;
-    const candidate = value as { name?: unknown; kind?: unknown; fix?: unknown };
-    return value instanceof Error && candidate.name === 'M365MailError' && typeof candidate.kind === 'string' && typeof candidate.fix === 'string';
-  }
 }
 
 export function isM365MailError(value: unknown): value is M365MailError {

@@ -12,16 +12,10 @@ const TEMP_NAME = /\.(\d+)[-.][0-9a-f]+\.tmp$/;
 export const UNNAMED_TEMP_MAX_AGE_MS = 60 * 60_000;
 
 /**
- * Temp files this process is writing right now. Every node file is its own bundle with its own
- * copy of this module, so the set hangs on the process (one Symbol.for key): the checkpoint store
- * of one bundle then never deletes what the token cache of another is writing.
+ * Temp files this process is writing right now (all nodes share one runtime bundle, so this is
+ * one set per process): the checkpoint store never deletes what the token cache is writing.
  */
-const inFlight: Set<string> = (() => {
-  const key = Symbol.for('@m365-mail/atomic-file/in-flight');
-  const holder = globalThis as unknown as Record<symbol, Set<string> | undefined>;
-  holder[key] ??= new Set<string>();
-  return holder[key];
-})();
+const inFlight = new Set<string>();
 
 /**
  * Replaces `filePath` with `data` so that a crash at any point leaves either the old or the new

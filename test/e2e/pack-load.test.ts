@@ -1,9 +1,12 @@
 /**
- * The package as users get it: `npm pack`, installed into a fresh Node-RED user directory, loads all
- * three node types with no error or warning in a real Node-RED process (run once per supported
- * runtime: Node-RED 4 on Node 20, Node-RED 5 on Node 24 — see scripts/test.mjs).
+ * The package as users get it: `npm pack`, installed into a fresh Node-RED user directory, loads
+ * every node type with no error or warning in a real Node-RED process (run once per supported
+ * runtime: Node-RED 4 on Node 20, Node-RED 5 on Node 24 — see scripts/test.mjs). The code ships
+ * once: one runtime bundle, each node file a thin entry into it.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { nodeRedLauncherPath, nodeRedVersion } from '../support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { installPackedPackage, type PackedInstall } from '../support/packed-package';
@@ -32,6 +35,16 @@ describe(`packed package in a real Node-RED ${nodeRedVersion()} on Node ${proces
   after(async function () {
     await nodeRed?.stop();
     installed?.remove();
+  });
+
+  // One runtime bundle for all nodes: the package's code ships (and runs) once.
+  it('ships the code once: one runtime bundle and a thin entry per node type', function () {
+    const nodesDir = path.join(installed!.userDir, 'node_modules', '@m365-mail', 'node-red-m365-mail', 'nodes');
+    const scripts = readdirSync(nodesDir).filter((name) => name.endsWith('.js')).sort();
+    assert.deepEqual(scripts, [...NODE_TYPES.map((type) => `${type}.js`), 'runtime.js'].sort());
+    for (const type of NODE_TYPES) {
+      assert.ok(statSync(path.join(nodesDir, `${type}.js`)).size < 512, `${type}.js is a thin entry`);
+    }
   });
 
   it('loads every node type of package.json with no error or warning in the log', async function () {
