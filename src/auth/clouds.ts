@@ -52,6 +52,8 @@ const PERSONAL_TENANTS = ['consumers', '9188040d-6c67-4c5b-b112-36a304b66dad'];
  *   delegated `https://outlook.office.com/SMTP.Send`, app-only `.default` with SMTP.SendAsApp):
  *   https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
  * - SMTP submission in the sovereign clouds: the endpoint lists of each cloud named in its row.
+ *   Those pages could not be re-read when the SMTP hosts were added; a tenant whose submission
+ *   host differs picks `custom` and sets smtpHost/smtpPort.
  */
 export const CLOUDS: Readonly<Record<Exclude<CloudName, 'custom'>, CloudProfile>> = {
   // Delegated scopes live under outlook.office.com, app-only `.default` under outlook.office365.com,
