@@ -1,4 +1,4 @@
-import type { ErrorKind, M365MailError } from '../core/errors';
+import type { M365MailError } from '../core/errors';
 
 export interface ReporterCallbacks<Status extends { state: string }> {
   onStatus?(status: Status): void;
@@ -6,24 +6,34 @@ export interface ReporterCallbacks<Status extends { state: string }> {
 }
 
 /**
- * Status and error reporting shared by the IMAP watcher and the POP3 poller: the same error kind
- * is reported once until things work again, nothing is reported after stop (but the final
+ * Status and error reporting shared by the engines: the same error kind (or the key `errorKey`
+ * gives, e.g. kind and code) is reported once until things work again, nothing is reported after stop (but the final
  * status), and a throwing
  * callback never breaks the engine.
  */
 export class EngineReporter<Status extends { state: string }> {
-  private lastReportedKind?: ErrorKind;
+  private lastReportedKey?: string;
   state: Status['state'];
 
-  constructor(private readonly callbacks: ReporterCallbacks<Status>, initialState: Status['state'], private readonly isStopped: () => boolean) {
+  constructor(
+    private readonly callbacks: ReporterCallbacks<Status>,
+    initialState: Status['state'],
+    private readonly isStopped: () => boolean,
+    private readonly errorKey: (error: M365MailError) => string = (error) => error.kind,
+  ) {
     this.state = initialState;
+  }
+
+  /** An error was reported and nothing has worked since (`recovered()` not called yet). */
+  get troubled(): boolean {
+    return this.lastReportedKey !== undefined;
   }
 
   /** Reports an error; repeats of the same kind are dropped until `recovered()`, unless `always`. */
   error(error: M365MailError, always = false): void {
     if (this.isStopped()) return;
-    if (!always && this.lastReportedKind === error.kind) return;
-    if (!always) this.lastReportedKind = error.kind;
+    if (!always && this.lastReportedKey === this.errorKey(error)) return;
+    if (!always) this.lastReportedKey = this.errorKey(error);
     safely(() => this.callbacks.onError?.(error));
   }
 
@@ -35,7 +45,7 @@ export class EngineReporter<Status extends { state: string }> {
 
   /** A check or poll succeeded: the next error of any kind is worth reporting again. */
   recovered(): void {
-    this.lastReportedKind = undefined;
+    this.lastReportedKey = undefined;
   }
 
   /** The last status, told even though the engine counts as stopped already. */

@@ -18,6 +18,8 @@ export type WakeReason = 'check' | 'control';
 export interface EngineShellOptions {
   backoff?: BackoffOptions;
   clock?: Clock;
+  /** What makes two errors "the same" for reporting (default: their kind). */
+  errorKey?: (error: M365MailError) => string;
 }
 
 export class EngineShell<Status extends { state: string }> {
@@ -38,7 +40,7 @@ export class EngineShell<Status extends { state: string }> {
     this.clock = options.clock ?? systemClock;
     this.timers = new TimerSet(this.clock);
     this.backoff = new Backoff(options.backoff);
-    this.report = new EngineReporter<Status>(callbacks, 'stopped', () => this.phase === 'stopped');
+    this.report = new EngineReporter<Status>(callbacks, 'stopped', () => this.phase === 'stopped', options.errorKey);
   }
 
   get started(): boolean {

@@ -5,10 +5,12 @@
  * trouble, throttling, a refused login) keeps the mail where it is and tries again after a backoff
  * with jitter that honours the server's throttling hint; a failure that waiting alone will not
  * fix (a refused login) waits the longest delay and is reported once until it changes.
+ * Lifecycle, waits, backoff and the once-per-kind reporting are the engine shell's (engine/shell.ts).
  */
-import { Backoff, type BackoffOptions } from '../core/backoff';
-import { systemClock, type Clock } from '../core/clock';
-import { M365MailError, type ErrorKind } from '../core/errors';
+import type { BackoffOptions } from '../core/backoff';
+import type { Clock } from '../core/clock';
+import type { ErrorKind, M365MailError } from '../core/errors';
+import { EngineShell } from '../engine/shell';
 import type { SmtpEnvelope } from './compile';
 import { SmtpSendError } from './mailbox-sender';
 import type { Outbox, OutboxMail } from './outbox';
@@ -50,34 +52,31 @@ export interface DrainOptions {
 }
 
 export class OutboxDrain {
-  private running = false;
-  private stopped = false;
-  private wake?: () => void;
-  private sleepHandle?: unknown;
-  private readonly backoff: Backoff;
-  private readonly clock: Clock;
-  private lastReportedKind?: string;
-  private loop?: Promise<void>;
+  private readonly shell: EngineShell<{ state: DrainState }>;
+  /** The wait before the next try, for the retry just reported. */
+  private retryDelayMs = 0;
   private readonly abort = new AbortController();
   /** The next mail, being read while the current one is sent. */
   private ahead?: { seq: number; mail: Promise<OutboxMail> };
 
   constructor(private readonly options: DrainOptions) {
-    this.clock = options.clock ?? systemClock;
-    this.backoff = new Backoff(options.backoff);
+    // Status goes out directly (it carries the queue length); the reporter only says a failure
+    // once per kind and code until a mail goes out again.
+    this.shell = new EngineShell<{ state: DrainState }>(
+      { onError: (error) => options.events.onRetry(error, this.retryDelayMs) },
+      { clock: options.clock, backoff: options.backoff, errorKey: (error) => `${error.kind}:${error.code ?? ''}` },
+    );
     options.outbox.onAdded(() => this.kick());
   }
 
   /** Starts sending what is queued. */
   start(): void {
-    if (this.running || this.stopped) return;
-    this.running = true;
-    this.loop = this.run();
+    this.shell.start(() => this.run(), (error) => { throw error; });
   }
 
   /** New mail: wake up if idle (a backoff wait is not cut short). */
   kick(): void {
-    if (this.sleepHandle === undefined) this.wake?.();
+    this.shell.wake('check');
   }
 
   private status(state: DrainState, errorKind?: ErrorKind): void {
@@ -86,7 +85,7 @@ export class OutboxDrain {
 
   private async run(): Promise<void> {
     const { outbox, events } = this.options;
-    while (!this.stopped) {
+    while (!this.shell.stopped) {
       const seq = outbox.peek();
       if (seq === undefined) {
         this.status('idle');
@@ -104,7 +103,7 @@ export class OutboxDrain {
         events.onDamaged(seq, error as M365MailError);
         continue;
       }
-      if (this.lastReportedKind === undefined) this.status('sending');
+      if (!this.shell.report.troubled) this.status('sending');
       const next = outbox.peekAfter(seq);
       if (next !== undefined) {
         const load = outbox.load(next);
@@ -115,70 +114,49 @@ export class OutboxDrain {
         const info = await this.options.sender.send(mail.envelope, mail.raw, this.options.pace, this.abort.signal);
         // Accepted: it leaves the outbox even when the node is closing meanwhile.
         await outbox.remove(seq);
-        this.backoff.reset();
-        if (this.stopped) break;
-        if (this.lastReportedKind !== undefined) {
-          this.lastReportedKind = undefined;
+        this.shell.backoff.reset();
+        if (this.shell.stopped) break;
+        if (this.shell.report.troubled) {
+          this.shell.report.recovered();
           this.status('sending');
         }
         events.onSent(mail, info);
       } catch (error) {
-        if (this.stopped) break;
+        if (this.shell.stopped) break;
         const failure = error instanceof SmtpSendError ? error.failure : { scope: 'session' as const, error: error as M365MailError };
         if (failure.scope === 'mail') {
           await outbox.remove(seq);
           events.onRefused(mail, failure.error);
           continue;
         }
-        const delay = failure.error.retryable ? this.backoff.next(failure.error.retryAfterMs) : this.backoff.longest(failure.error.retryAfterMs);
-        const key = `${failure.error.kind}:${failure.error.code ?? ''}`;
-        if (key !== this.lastReportedKind) {
-          this.lastReportedKind = key;
-          events.onRetry(failure.error, delay);
-        }
+        const { backoff } = this.shell;
+        const delay = failure.error.retryable ? backoff.next(failure.error.retryAfterMs) : backoff.longest(failure.error.retryAfterMs);
+        this.retryDelayMs = delay;
+        this.shell.report.error(failure.error);
         this.status('retrying', failure.error.kind);
-        await this.sleep(delay);
+        // New mail does not cut a backoff wait short; retryNow() and stop() do.
+        await this.shell.sleep(delay, false);
       }
     }
     this.status('stopped');
   }
 
   private waitForWork(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = () => {
-        this.wake = undefined;
-        resolve();
-      };
-      if (this.options.outbox.peek() !== undefined || this.stopped) this.wake();
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.sleepHandle = this.clock.setTimeout(() => {
-        this.sleepHandle = undefined;
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        if (this.sleepHandle !== undefined) this.clock.clearTimeout(this.sleepHandle);
-        this.sleepHandle = undefined;
-        this.wake = undefined;
-        resolve();
-      };
-    });
+    const woken = this.shell.waitForWake();
+    if (this.options.outbox.peek() !== undefined || this.shell.stopped) this.shell.wake('check');
+    return woken;
   }
 
   /** Try now, without waiting out a backoff (e.g. after the user fixed something and redeployed). */
   retryNow(): void {
-    this.wake?.();
+    this.shell.wake('control');
   }
 
   /** Stops after the mail in flight; that mail stays queued unless the server already accepted it. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.abort.abort();
-    this.wake?.();
-    await this.loop;
+  stop(): Promise<void> {
+    return this.shell.stop(async () => {
+      this.abort.abort();
+      await this.shell.loopDone;
+    });
   }
 }

@@ -20,6 +20,19 @@ describe('EngineReporter', function () {
     assert.deepEqual(errors, ['network', 'auth-failed', 'network', 'network']);
   });
 
+  it('tells errors apart by the key it is given (the mail out: kind and code), and says when it is troubled', function () {
+    const errors: string[] = [];
+    const reporter = new EngineReporter<Status>({ onError: (e) => errors.push(`${e.kind}:${e.code}`) }, 'stopped', () => false, (e) => `${e.kind}:${e.code ?? ''}`);
+    assert.equal(reporter.troubled, false);
+    reporter.error(new M365MailError('refused', { kind: 'auth-failed', code: '535' }));
+    reporter.error(new M365MailError('refused', { kind: 'auth-failed', code: '535' }));
+    reporter.error(new M365MailError('refused otherwise', { kind: 'auth-failed', code: '534' }));
+    assert.equal(reporter.troubled, true);
+    reporter.recovered();
+    assert.equal(reporter.troubled, false);
+    assert.deepEqual(errors, ['auth-failed:535', 'auth-failed:534']);
+  });
+
   it('says nothing once the engine stopped, except the final status', function () {
     let stopped = false;
     const states: string[] = [];
