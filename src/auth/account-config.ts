@@ -4,7 +4,7 @@
  * so that a typo shows up as a clear message in the editor, not as an AADSTS code later.
  */
 import { createPrivateKey } from 'node:crypto';
-import { CLOUD_NAMES, type CloudName } from './clouds';
+import { CLOUD_NAMES, type CloudName, type CloudSelection } from './clouds';
 import { GUID_PATTERN, MULTI_TENANT_ALIASES } from '../config/identifiers';
 import { M365MailError } from '../core/errors';
 
@@ -24,7 +24,8 @@ export interface AccountCredentials {
   proxyPassword?: string;
 }
 
-export interface AccountConfig {
+/** The account node's settings; its endpoint fields are those `resolveEndpoints` reads. */
+export interface AccountConfig extends CloudSelection {
   name?: string;
   cloud?: CloudName;
   authorityHost?: string;
@@ -32,13 +33,6 @@ export interface AccountConfig {
   clientId: string;
   authType?: AuthType;
   certificateThumbprint?: string;
-  imapHost?: string;
-  imapPort?: number | string;
-  pop3Host?: string;
-  pop3Port?: number | string;
-  smtpHost?: string;
-  smtpPort?: number | string;
-  resource?: string;
   proxy?: string;
   credentials?: AccountCredentials;
 }

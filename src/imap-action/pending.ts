@@ -10,17 +10,12 @@
  */
 import type { CheckpointStore } from '../state';
 import { isActionName, type ActionName } from './actions';
+import type { ActionRequest } from './request';
 
 /** One accepted request, as stored. */
-export interface StoredAction {
+/** A request as kept on disk until the server confirmed it. */
+export interface StoredAction extends ActionRequest {
   id: number;
-  mailbox: string;
-  folder: string;
-  uids: number[];
-  uidValidity?: string;
-  action: ActionName;
-  keyword?: string;
-  target?: string;
 }
 
 interface StoredRecord {
