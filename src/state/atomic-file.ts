@@ -23,6 +23,16 @@ const inFlight = new Set<string>();
  * then fsync the folder so the rename itself is durable.
  */
 export async function writeFileAtomic(filePath: string, data: string): Promise<void> {
+  await replaceFileUnsynced(filePath, data);
+  await syncDirectory(path.dirname(filePath));
+}
+
+/**
+ * `writeFileAtomic` without the folder fsync: the content is durable, the rename is not until the
+ * caller calls `syncDirectory` on the folder. Lets a caller write many files and make all their
+ * renames durable with one folder fsync (group commit).
+ */
+export async function replaceFileUnsynced(filePath: string, data: string): Promise<void> {
   const tempPath = tempPathFor(filePath);
   inFlight.add(tempPath);
   try {
@@ -40,7 +50,6 @@ export async function writeFileAtomic(filePath: string, data: string): Promise<v
   } finally {
     inFlight.delete(tempPath);
   }
-  await syncDirectory(path.dirname(filePath));
 }
 
 /**
@@ -99,7 +108,7 @@ function isProcessAlive(pid: number): boolean {
 }
 
 // Directory fsync is how POSIX makes a rename durable; Windows cannot open folders for it.
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(dir, 'r');

@@ -17,8 +17,12 @@ export function outboxDir(RED: NodeAPI, nodeId: string): string {
 }
 
 const STATUS_INTERVAL_MS = 250;
-/** Msgs composed and written at the same time; enough to overlap the fsyncs of the outbox. */
-const INTAKE_CONCURRENCY = 8;
+/**
+ * Msgs composed and written at the same time: the outbox writes those that arrive while it commits
+ * a group as the next group (one folder fsync for all), so this bounds a group's size and the
+ * memory of msgs being prepared.
+ */
+const INTAKE_CONCURRENCY = 64;
 
 /** Runs at most `limit` tasks at once, the rest in arrival order. */
 class Intake {
@@ -184,11 +188,17 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
   // Msgs are composed and written a few at a time: a flow that emits 10,000 msgs at once then
   // costs memory for a few mails being prepared, not for 10,000 (Node-RED holds the rest queued).
   const intake = new Intake(INTAKE_CONCURRENCY);
+  // Msgs enter the outbox in the order they arrived, even when one took longer to prepare.
+  let previousTurn: Promise<unknown> = Promise.resolve();
   node.on('input', (msg: Record<string, unknown>, _send: unknown, done: (err?: Error) => void) => {
     intake.run(() => opened.then(async () => {
       if (!drain) throw new M365MailError(t('common.errors.signInFirst'), { kind: 'sign-in-required', fix: t('common.errors.signInFirst') });
-      const prepared = await prepareMail(msg, { ...config, mailbox });
-      await outbox.add(prepared);
+      const prepared = prepareMail(msg, { ...config, mailbox });
+      prepared.catch(() => undefined); // its error is taken below, in turn
+      // The turn ends when add() fixed the mail's place, not when it is durable (group commit).
+      const placed = previousTurn.then(async () => ({ durable: outbox.add(await prepared) }));
+      previousTurn = placed.catch(() => undefined);
+      await (await placed).durable;
       showStatus({ ...lastStatus, queued: outbox.size });
     })).then(() => done(), (error: unknown) => {
       reportError(node, error, msg);
