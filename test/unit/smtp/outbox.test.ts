@@ -65,6 +65,34 @@ describe('smtp outbox', () => {
     const next = await again.add(mail(4));
     assert.equal(next.seq, 4);
   });
+
+  it('commits mails added together as groups: each on disk when its add resolves, in the order added', async () => {
+    const outbox = new Outbox(dir);
+    await outbox.open();
+    const adds = Array.from({ length: 20 }, (_, i) => outbox.add(mail(i + 1)));
+    assert.equal(outbox.peek(), undefined, 'nothing is taken before it is on disk');
+    const entries = await Promise.all(adds);
+    assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+    const files = (await fs.readdir(dir)).sort();
+    assert.equal(files.length, 20);
+    assert.ok(files.every((name) => name.endsWith('.mail')), 'no temp file left');
+    // Read back from memory (just written) and from disk (a reopen): the same mail.
+    const fromMemory = await outbox.load(1);
+    const reopened = new Outbox(dir);
+    await reopened.open();
+    const fromDisk = await reopened.load(1);
+    assert.deepEqual(fromMemory, fromDisk);
+    assert.equal(reopened.size, 20);
+  });
+
+  it('fails the adds of a group whose folder is gone and takes none of them', async () => {
+    const outbox = new Outbox(dir);
+    await outbox.open();
+    await fs.rm(dir, { recursive: true, force: true });
+    const results = await Promise.allSettled([outbox.add(mail(1)), outbox.add(mail(2))]);
+    assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as M365MailError).kind === 'storage'));
+    assert.equal(outbox.size, 0);
+  });
 });
 
 describe('smtp outbox drain', () => {
