@@ -200,14 +200,8 @@ export type SmtpRefusalName =
   | 'smtp-send-as-denied' | 'smtp-sender-blocked' | 'smtp-throttled' | 'smtp-busy' | 'smtp-too-many-connections'
   | 'smtp-temporary' | 'smtp-mail-refused';
 
-export interface SmtpServerRefusal {
+export interface SmtpServerRefusal extends Omit<ServerRefusal, 'name'> {
   name: SmtpRefusalName;
-  kind: ErrorKind;
-  title: string;
-  fix: string;
-  code?: string;
-  retryable: boolean;
-  retryAfterMs?: number;
   /** `session`: nothing about this mail; it stays queued. `mail`: this mail is refused for good. */
   scope: 'session' | 'mail';
 }
