@@ -139,15 +139,21 @@ export interface Batch {
  */
 export function batchAfter(sortedUids: readonly number[], lastUid: number, batchSize: number): Batch {
   const size = Math.max(1, Math.floor(batchSize) || 1);
-  let low = 0;
-  let high = sortedUids.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (sortedUids[middle] <= lastUid) low = middle + 1;
-    else high = middle;
-  }
+  const low = firstAbove(sortedUids, lastUid);
   const batch = sortedUids.slice(low, low + size);
   return { batch, remaining: sortedUids.length - low - batch.length };
+}
+
+/** Index of the first element greater than `value` in an ascending array (binary search). */
+export function firstAbove(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle] <= value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /** The UIDs of a search answer above the checkpoint (the `n:*` pitfall), each once, ascending. */

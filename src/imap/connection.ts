@@ -40,6 +40,12 @@ export interface ImapConnectionOptions {
   idleRestartMs?: number;
   /** Replaces `new ImapFlow(...)`, for tests. */
   clientFactory?: ImapClientFactory;
+  /**
+   * Leave out the round trips a watcher does not need between login and its first FETCH: ID
+   * (before and after login), NAMESPACE, and the LIST (+ LSUB) imapflow sends before SELECT.
+   * See {@link withoutSessionExtras}.
+   */
+  lean?: boolean;
 }
 
 export interface OpenedConnection {
@@ -95,6 +101,37 @@ export function buildImapFlowOptions(options: ImapConnectionOptions, accessToken
   };
 }
 
+/** The imapflow internals withoutSessionExtras() steps in front of (not in its typings). */
+interface ImapFlowInternals {
+  run(command: string, ...args: unknown[]): Promise<unknown>;
+  folders: Map<string, { path: string }>;
+}
+
+/**
+ * Makes imapflow skip commands a watcher does not need, each a round trip before the first mail
+ * (at 100 ms each way, 0.2 s apiece):
+ * - ID, sent before and again after login: Exchange does not need it;
+ * - NAMESPACE: Exchange's personal namespace has no prefix, so folder paths need none either.
+ *   imapflow also used its answer to notice Exchange's `BAD User is authenticated but not
+ *   connected`; that answer now comes to the SELECT and is read the same (kind 'not-connected');
+ * - LIST and LSUB before SELECT, which only fill in the folder's delimiter and special use (a
+ *   SELECT refused with NO still runs LIST, to tell a missing folder).
+ * Steps in front of imapflow's internal `run()`; test/integration/imap/watcher-stream.test.ts
+ * checks the commands on the wire, so an imapflow update that changes this shows there.
+ */
+export function withoutSessionExtras(client: ImapClient): void {
+  const internals = client as unknown as ImapFlowInternals;
+  const run = internals.run.bind(client);
+  internals.run = (command: string, ...args: unknown[]): Promise<unknown> => {
+    if (command === 'ID' || command === 'NAMESPACE') return Promise.resolve(undefined);
+    if (command === 'SELECT' && typeof args[0] === 'string') {
+      const path = args[0].toUpperCase() === 'INBOX' ? 'INBOX' : args[0];
+      if (!internals.folders.has(path)) internals.folders.set(path, { path });
+    }
+    return run(command, ...args);
+  };
+}
+
 async function connectOnce(options: ImapConnectionOptions, forceRefresh: boolean): Promise<OpenedConnection> {
   let token: string;
   try {
@@ -103,6 +140,7 @@ async function connectOnce(options: ImapConnectionOptions, forceRefresh: boolean
     throw toImapError(err, { action: 'get access token', mailbox: options.mailbox });
   }
   const client = (options.clientFactory ?? defaultFactory)(buildImapFlowOptions(options, token));
+  if (options.lean) withoutSessionExtras(client);
   // imapflow emits 'error' at most once per connection; without a listener it would crash the process.
   client.on('error', () => undefined);
   try {

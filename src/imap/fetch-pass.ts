@@ -1,9 +1,11 @@
 /**
  * One pass of the watcher over the selected folder: reconcile the checkpoint (recovering mail after
- * a UIDVALIDITY change), retry waiting dispositions, find the next batch (announced mail by
- * `UID FETCH last+1:*`, else a SEARCH answer taken batch by batch), and hand the mails over from
- * one UID FETCH with a streaming parse, holding complete mails behind a large one that is
- * downloaded after the FETCH. Then the dispositions of what was handed over.
+ * a UIDVALIDITY change), retry waiting dispositions, and hand over the next window of mail: mail
+ * the server just announced by `UID FETCH last+1:*`, else the next window of the backlog (see
+ * stream-window.ts), each from one UID FETCH with a streaming parse, holding complete mails
+ * behind a large one that is downloaded after the FETCH. Then the dispositions of what was handed
+ * over. `batchSize` is the unit of status and progress inside a window, not of waiting for the
+ * server.
  */
 import type { MailboxObject, SearchObject } from 'imapflow';
 import { M365MailError, isM365MailError } from '../core/errors';
@@ -11,12 +13,13 @@ import type { EngineReporter } from '../engine/reporter';
 import { ENGINE_DEFAULTS, type Criteria } from '../engine/options';
 import { handOverError, type RetryBudget } from '../engine/shell';
 import {
-  batchAfter, buildRecoveryQuery, buildSearchQuery, compactUidSet, qualifyingUids, reconcileCheckpoint, selectRecovered, type Checkpoint,
+  buildRecoveryQuery, buildSearchQuery, compactUidSet, qualifyingUids, reconcileCheckpoint, selectRecovered, type Checkpoint,
 } from './checkpoint-policy';
 import type { CheckpointKeeper } from './checkpoint-keeper';
 import type { ImapClient } from './connection';
 import type { DispositionQueue } from './disposition-queue';
 import type { WatchSession } from './session';
+import { nextWindow, type BacklogPlan, type StreamWindow } from './stream-window';
 import type { MailboxWatcherOptions, MailMeta, MailSource, WatcherStatus, WatcherWarning } from './watcher-types';
 
 type DeliveryOutcome = 'delivered' | 'skipped' | 'retry-later';
@@ -42,6 +45,16 @@ export interface FetchContext {
 
 /** Up to this many newly announced mails are fetched straight away, without SEARCH. */
 const ANNOUNCED_FETCH_MAX = 20;
+/**
+ * Mails up to this size come whole in the streamed FETCH; larger ones are downloaded in chunks
+ * after it. Downloading costs round trips (the FETCH ends, one per chunk, a new FETCH), which at
+ * 200 ms add up to a second per mail, while a mail taken whole costs about twice its size in
+ * memory for a moment; 4 MiB keeps everyday attachments in the stream and very large mails out of
+ * memory.
+ */
+export const DEFAULT_STREAM_THRESHOLD_BYTES = 4 * 1024 * 1024;
+/** Longest UID set one FETCH carries (Dovecot refuses long lines; node-red-node-email hit it at 20,000 UIDs). */
+const MAX_UID_SET_LENGTH = 8_000;
 
 export class FetchPass {
   private readonly folder: string;
@@ -53,8 +66,10 @@ export class FetchPass {
   private readonly holdAfterLargeBytes: number;
   /** After a UIDVALIDITY change: mail that arrived since the old checkpoint, handed over before anything else. */
   private recovery?: { uids: number[]; endUid: number };
-  /** UIDs found by the last search that later batches of the same backlog hand over. */
-  private backlog?: { uidValidity: number; uids: number[] };
+  /** The backlog being handed over window by window (searched once). */
+  private backlog?: BacklogPlan;
+  /** Dispositions need commands of their own between windows: a window then holds at most `batchSize` mails. */
+  private readonly disposes: boolean;
 
   constructor(
     options: MailboxWatcherOptions,
@@ -68,9 +83,10 @@ export class FetchPass {
     this.criteria = options.criteria ?? ENGINE_DEFAULTS.imap.criteria;
     this.customCriteria = options.customCriteria;
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? ENGINE_DEFAULTS.batchSize));
-    this.streamThreshold = options.streamThresholdBytes ?? 1024 * 1024;
+    this.streamThreshold = options.streamThresholdBytes ?? DEFAULT_STREAM_THRESHOLD_BYTES;
     this.downloadChunkBytes = options.downloadChunkBytes ?? 512 * 1024;
     this.holdAfterLargeBytes = options.holdAfterLargeBytes ?? 16 * 1024 * 1024;
+    this.disposes = (options.disposition ?? ENGINE_DEFAULTS.imap.disposition) !== 'none';
   }
 
   async checkOnce(session: WatchSession): Promise<{ delivered: number; more: boolean }> {
@@ -88,38 +104,61 @@ export class FetchPass {
     const existsBefore = session.existsSeen;
     session.existsSeen = mailbox.exists;
     const announced = existsBefore === undefined ? 0 : mailbox.exists - existsBefore;
+    // Right after SELECT its UIDNEXT is exact: nothing above the checkpoint needs no SEARCH.
+    if (existsBefore === undefined && !this.recovery && mailbox.uidNext > 0 && mailbox.uidNext - 1 <= checkpoint.lastUid) {
+      return { delivered: 0, more: false };
+    }
     if (announced > 0 && announced <= ANNOUNCED_FETCH_MAX && !this.recovery && !this.backlog && this.criteria !== 'custom') {
-      const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, `${checkpoint.lastUid + 1}:*`);
+      const window: StreamWindow = { range: `${checkpoint.lastUid + 1}:*`, last: true };
+      const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, window);
       return { delivered: result.delivered, more: result.more };
     }
 
-    const { batch, remaining } = await this.nextBatch(client, uidValidity, checkpoint.lastUid);
-    if (!batch.length) return { delivered: 0, more: this.finishRecovery() };
-    this.context.report.status({ state: 'fetching', newCount: batch.length + remaining });
-    const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, compactUidSet(batch), batch);
+    const window = await this.nextWindow(client, uidValidity, checkpoint.lastUid);
+    if (!window) return { delivered: 0, more: this.finishRecovery() };
+    this.context.report.status({ state: 'fetching', newCount: window.count });
+    const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, window);
     if (result.stop) return { delivered: result.delivered, more: false };
-    const recovered = remaining === 0 && !result.more && this.finishRecovery();
-    return { delivered: result.delivered, more: remaining > 0 || result.more || recovered };
+    const recovered = window.last && !result.more && this.finishRecovery();
+    return { delivered: result.delivered, more: !window.last || result.more || recovered };
+  }
+
+  /** The most mails a window holds after its first large one, so what waits behind it stays within holdAfterLargeBytes. */
+  private get afterLarge(): number {
+    return Math.floor(this.holdAfterLargeBytes / this.streamThreshold);
   }
 
   /**
-   * The next batch of UIDs to hand over, ascending, and how many wait after it. A backlog is
-   * searched once and then taken batch by batch from that answer (searching and sorting the whole
-   * rest once per batch cost more than the FETCH of a 20,000-mail drain); mail that arrives
-   * meanwhile is found by the search after the backlog is done. Recovery after a UIDVALIDITY
+   * The next window of the backlog. A backlog is searched once and then handed over window by
+   * window; mail that arrives meanwhile is found by the next search. Recovery after a UIDVALIDITY
    * change has its own list.
    */
-  private async nextBatch(client: ImapClient, uidValidity: number, lastUid: number): Promise<{ batch: number[]; remaining: number }> {
-    if (this.recovery) return batchAfter(this.recovery.uids, lastUid, this.batchSize);
-    let backlog = this.backlog;
-    if (!backlog || backlog.uidValidity !== uidValidity || backlog.uids[backlog.uids.length - 1] <= lastUid) {
-      const found = await this.searchUids(client, buildSearchQuery(this.criteria, lastUid, this.customCriteria));
-      backlog = { uidValidity, uids: qualifyingUids(found, lastUid) };
+  private async nextWindow(client: ImapClient, uidValidity: number, lastUid: number): Promise<StreamWindow | undefined> {
+    const limits = { maxMails: this.disposes ? this.batchSize : undefined, afterLarge: this.afterLarge, maxSetLength: MAX_UID_SET_LENGTH };
+    if (this.recovery) return nextWindow({ uidValidity, uids: this.recovery.uids, large: [] }, lastUid, { ...limits, maxMails: this.batchSize });
+    let plan = this.backlog;
+    if (!plan || plan.uidValidity !== uidValidity || plan.uids[plan.uids.length - 1] <= lastUid) {
+      plan = await this.planBacklog(client, uidValidity, lastUid);
     }
-    // From the checkpoint on, not from the end of the last batch: a batch cut short is taken again.
-    const next = batchAfter(backlog.uids, lastUid, this.batchSize);
-    this.backlog = next.remaining > 0 ? backlog : undefined;
-    return next;
+    const window = nextWindow(plan, lastUid, limits);
+    this.backlog = window && !window.last ? plan : undefined;
+    return window;
+  }
+
+  /**
+   * Searches the backlog after `lastUid` (searching and sorting the rest once per batch cost more
+   * than the FETCH of a 20,000-mail drain), and, when it holds more mails than may wait behind a
+   * large one, which of them are too large for the stream (`LARGER`, usually none): a window ends
+   * soon after such a mail, so the mails held behind it stay bounded and no FETCH is cut short.
+   */
+  private async planBacklog(client: ImapClient, uidValidity: number, lastUid: number): Promise<BacklogPlan> {
+    const query = buildSearchQuery(this.criteria, lastUid, this.customCriteria);
+    const uids = qualifyingUids(await this.searchUids(client, query), lastUid);
+    if (uids.length <= this.afterLarge) return { uidValidity, uids, large: [] };
+    // LARGER n is "more than n octets"; a custom `larger` must hold as well.
+    const larger = Math.max(this.streamThreshold - 1, Number(query.larger ?? 0));
+    const large = qualifyingUids(await this.searchUids(client, { ...query, larger }), lastUid);
+    return { uidValidity, uids, large };
   }
 
   /**
@@ -128,21 +167,34 @@ export class FetchPass {
    * `streamThreshold` bytes; a mail that does not fit is downloaded in chunks once the FETCH is
    * over (no other command can run during it). From the first such mail on, the FETCH's answers
    * wait in order (complete mails up to `holdAfterLargeBytes`; beyond that the rest is left to
-   * the next pass). Dispositions are applied at the end. With `expected` (the batch asked for), a
-   * UID the server no longer has is passed.
+   * the next pass). Every `batchSize` mails the progress is reported, and the checkpoint moves on
+   * with every mail (stored at most every 500 ms), without ending the FETCH. Dispositions are
+   * applied at the end. With `expected` (an explicit window), a UID the server no longer has is passed.
    */
-  private async deliverFetched(session: WatchSession, uidValidity: number, lastUid: number, range: string, expected?: number[]): Promise<{ delivered: number; more: boolean; stop: boolean }> {
+  private async deliverFetched(session: WatchSession, uidValidity: number, lastUid: number, window: StreamWindow): Promise<{ delivered: number; more: boolean; stop: boolean }> {
     const limit = this.streamThreshold;
+    const expected = window.expected;
     const query = { uid: true, flags: true, size: true, source: { start: 0, maxLength: limit } };
+    // With dispositions a window holds at most a batch (its dispositions follow it); an announced `n:*` is cut there.
+    const maxMails = this.disposes ? this.batchSize : Infinity;
     const delivered: number[] = [];
     const waiting: WaitingMail[] = [];
+    let handedOver = 0;
     let heldBytes = 0;
     let more = false;
     let stop = false;
     let next = 0;
     const handOver = async (mail: WaitingMail, source: MailSource | undefined): Promise<boolean> => {
       const outcome = await this.handOver(session, mail.uid, uidValidity, mail.size ?? (Buffer.isBuffer(source) ? source.length : 0), mail.flags, source);
-      if (outcome === 'delivered') delivered.push(mail.uid);
+      if (outcome === 'delivered') {
+        if (this.disposes) delivered.push(mail.uid);
+        if (handedOver++ % this.batchSize === 0) {
+          // Progress: a drop from now on is routine (no node error, backoff starts over), even in
+          // the middle of a long first backlog.
+          session.healthy = true;
+          if (handedOver > 1) this.context.report.status({ state: 'fetching', newCount: window.count === undefined ? undefined : window.count - handedOver + 1 });
+        }
+      }
       if (outcome === 'retry-later' || !this.context.isActive(session)) stop = true;
       return !stop;
     };
@@ -163,7 +215,7 @@ export class FetchPass {
       while (expected && next < expected.length && expected[next] < beforeUid) await take({ kind: 'gone', uid: expected[next++] });
     };
 
-    for await (const message of session.client.fetch(range, query, { uid: true })) {
+    for await (const message of session.client.fetch(window.range, query, { uid: true })) {
       if (!this.context.isActive(session)) {
         stop = true;
         break;
@@ -177,7 +229,7 @@ export class FetchPass {
       } else if (this.criteria === 'unseen' && message.flags?.has('\\Seen')) {
         continue;
       }
-      if (delivered.length + waiting.length >= this.batchSize) {
+      if (handedOver + waiting.length >= maxMails) {
         more = true;
         break;
       }
@@ -207,14 +259,12 @@ export class FetchPass {
         await handOver(mail, 'content' in download && download.content ? download.content : undefined);
       }
     }
-    if (delivered.length) {
-      // Progress: a drop from now on is routine (no node error, backoff starts over), even in
-      // the middle of a long first backlog.
-      session.healthy = true;
-      await this.queue.apply(session.client, delivered, uidValidity, () => this.context.isActive(session));
-    }
     stop = stop || !this.context.isActive(session);
-    return { delivered: delivered.length, more: more && !stop, stop };
+    // Read to its end: every mail of the window's UID range was seen, also where UIDs are missing.
+    if (!stop && !more && window.endUid !== undefined) this.keeper.advanceTo(window.endUid);
+    if (delivered.length) await this.queue.apply(session.client, delivered, uidValidity, () => this.context.isActive(session));
+    stop = stop || !this.context.isActive(session);
+    return { delivered: handedOver, more: more && !stop, stop };
   }
 
   /** UID SEARCH, with the server refusing it turned into an error that says why. */

@@ -189,7 +189,7 @@ export class MailboxWatcher {
   }
 
   private async runSession(forceRefresh: boolean): Promise<SessionEnd> {
-    const opened = await openConnection(this.options, forceRefresh);
+    const opened = await openConnection({ ...this.options, lean: true }, forceRefresh);
     const client = opened.client;
     if (this.shell.halted) {
       await closeConnection(client, LOGOUT_TIMEOUT_MS);

@@ -197,7 +197,7 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       await deliverAndAwait(w, 'gaps-announced', 'announced-2', 3000);
       const after = linesAfterFirstIdle(wire).filter((line) => line !== 'DONE' && !/^\S+ IDLE$/i.test(line));
       assert.equal(after.length, 2, `one command per announced mail: ${after.join(' | ')}`);
-      for (const line of after) assert.match(line, /^\S+ UID FETCH \d+:\* \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.1048576>\)$/);
+      for (const line of after) assert.match(line, /^\S+ UID FETCH \d+:\* \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4194304>\)$/);
       assert.deepEqual(w.subjects(), ['announced-1', 'announced-2']);
       assert.deepEqual(w.errors, []);
     });
@@ -214,7 +214,7 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       assert.deepEqual(w.errors, []);
     });
 
-    it('drains a backlog with one FETCH per batch (no separate size FETCH); mails too large for it come whole and in order', async () => {
+    it('drains a backlog of several batches with one streamed FETCH (no FETCH per batch, no size FETCH); mails too large for it come whole and in order', async () => {
       await bed.dovecot.createFolder(USERS.alice, 'gaps-backlog-mixed');
       const mails = [
         rawMail('mixed-1'), rawMail('mixed-big-1', 'y'.repeat(30_000)), rawMail('mixed-2'),
@@ -227,13 +227,13 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       assert.deepEqual(w.subjects(), ['mixed-1', 'mixed-big-1', 'mixed-2', 'mixed-big-2', 'mixed-3', 'mixed-4']);
       w.received.forEach((r, i) => assert.equal(r.bytes, Buffer.byteLength(mails[i]), `${r.subject} whole`));
       const lines = wire.connections[0].clientLines;
-      const batchFetches = lines.filter((line) => /^\S+ UID FETCH [\d:,]+ \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4000>\)$/.test(line));
-      assert.equal(batchFetches.length, 2, `one FETCH per batch of 4: ${lines.filter((l) => / FETCH /.test(l)).join(' | ')}`);
+      const batchFetches = lines.filter((line) => /^\S+ UID FETCH [\d:,*]+ \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4000>\)$/.test(line));
+      assert.equal(batchFetches.length, 1, `one FETCH for the backlog, batches of 4 or not: ${lines.filter((l) => / FETCH /.test(l)).join(' | ')}`);
       assert.ok(!lines.some((line) => /\(UID FLAGS RFC822\.SIZE\)$/.test(line)), 'no FETCH of sizes alone');
       assert.deepEqual(w.errors, []);
     });
 
-    it('leaves mails behind a large one to the next pass when holding them would exceed the limit, still in order and once', async () => {
+    it('ends a backlog window at a large mail when the mails behind it could exceed the hold limit, still in order and once', async () => {
       await bed.dovecot.createFolder(USERS.alice, 'gaps-backlog-hold');
       const mails = [rawMail('hold-1'), rawMail('hold-big', 'q'.repeat(20_000)), rawMail('hold-2'), rawMail('hold-3'), rawMail('hold-4')];
       await bed.dovecot.deliverMany(USERS.alice, mails, { folder: 'gaps-backlog-hold' });
@@ -243,9 +243,26 @@ describe('imap MailboxWatcher: IDLE fallback, polling, IDLE restarts, throttling
       await waitFor(() => w.received.length >= 5, () => `five mails (have ${w.subjects().join(', ')})`, 5000);
       await w.watcher.checkNow();
       assert.deepEqual(w.subjects(), ['hold-1', 'hold-big', 'hold-2', 'hold-3', 'hold-4']);
-      const batchFetches = wire.connections[0].clientLines.filter((line) => /^\S+ UID FETCH [\d:,]+ \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4000>\)$/.test(line));
+      const batchFetches = wire.connections[0].clientLines.filter((line) => /^\S+ UID FETCH [\d:,*]+ \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4000>\)$/.test(line));
       assert.equal(batchFetches.length, 2, `the rest came with a second FETCH: ${batchFetches.join(' | ')}`);
+      assert.match(batchFetches[0], / UID FETCH 1:2 /, 'the first window ends at the large mail');
       assert.equal(w.received[1].bytes, Buffer.byteLength(mails[1]));
+      assert.deepEqual(w.errors, []);
+    });
+
+    it('leaves announced mails behind a large one to the next pass when holding them would exceed the limit, still in order and once', async () => {
+      await bed.dovecot.createFolder(USERS.alice, 'gaps-announced-hold');
+      const wire = await relay();
+      const w = watch({ folder: 'gaps-announced-hold', mode: 'idle', intervalSec: 600, streamThresholdBytes: 4000, holdAfterLargeBytes: 150, host: wire.host, port: wire.port });
+      await waitFor(() => wire.idleCommands() >= 1, () => `first IDLE (last status ${lastStatus(w)})`, 5000);
+      const mails = [rawMail('ahold-1'), rawMail('ahold-big', 'q'.repeat(20_000)), rawMail('ahold-2'), rawMail('ahold-3'), rawMail('ahold-4')];
+      await bed.dovecot.deliverMany(USERS.alice, mails, { folder: 'gaps-announced-hold' });
+      await waitFor(() => w.received.length >= 5, () => `five mails (have ${w.subjects().join(', ')})`, 5000);
+      await w.watcher.checkNow();
+      assert.deepEqual(w.subjects(), ['ahold-1', 'ahold-big', 'ahold-2', 'ahold-3', 'ahold-4']);
+      assert.equal(w.received[1].bytes, Buffer.byteLength(mails[1]));
+      const fetches = wire.connections[0].clientLines.filter((line) => /^\S+ UID FETCH [\d:,*]+ \(UID FLAGS RFC822\.SIZE BODY\.PEEK\[\]<0\.4000>\)$/.test(line));
+      assert.ok(fetches.length >= 2, `the rest came with a later FETCH: ${fetches.join(' | ')}`);
       assert.deepEqual(w.errors, []);
     });
 

@@ -10,6 +10,8 @@ describe('imap errors and secrets', () => {
   const cases: Array<[string, object, string]> = [
     ['AUTHENTICATE failed', { responseText: 'AUTHENTICATE failed.', authenticationFailed: true }, 'auth-failed'],
     ['not connected', { responseText: 'User is authenticated but not connected.' }, 'not-connected'],
+    // Without NAMESPACE after login (the watcher's lean connect), Exchange says it to the SELECT.
+    ['not connected, answered to SELECT', { responseStatus: 'BAD', responseText: 'User is authenticated but not connected.', command: 'SELECT' }, 'not-connected'],
     ['AccessTokenExpired BYE', { code: 'NoConnection', reason: 'Session invalidated - AccessTokenExpired' }, 'token-expired'],
     ['missing folder', { responseText: 'Mailbox doesn\'t exist: Nope', mailboxMissing: true }, 'folder-not-found'],
     ['throttled', { responseText: 'Request is throttled. Suggested Backoff Time: 5000 milliseconds' }, 'throttled'],
