@@ -18,6 +18,8 @@ export interface BenchBed {
   ca: TestCa;
   identity: IdentityServer;
   dovecot: DovecotServer;
+  /** Where IMAP clients connect: Dovecot itself, or a relay in front of it (`withImapEndpoint`). */
+  imap: { host: string; port: number };
   /** Mailboxes for the scale phase. */
   scaleMailboxes: string[];
   /** The daemon app's m365-account node (client secret) with this id. */
@@ -59,6 +61,7 @@ export async function startBenchBed(options: { scaleMailboxes: number }): Promis
     identity,
     dovecot,
     scaleMailboxes,
+    imap: { host: dovecot.host, port: dovecot.imapPort },
     accountNode: (id) => ({
       id,
       type: 'm365-account',
@@ -85,4 +88,20 @@ export async function startBenchBed(options: { scaleMailboxes: number }): Promis
       await Promise.allSettled([dovecot.stop(), identity.close()]);
     },
   };
+}
+
+/** The same bed with every IMAP client (account node, baselines, node-red-node-email) sent to `endpoint`. */
+export function withImapEndpoint(bed: BenchBed, endpoint: { host: string; port: number }): BenchBed {
+  const imap = { host: endpoint.host, port: endpoint.port };
+  return { ...bed, imap, accountNode: (id) => ({ ...bed.accountNode(id), imapHost: imap.host, imapPort: String(imap.port) }) };
+}
+
+/**
+ * The folder that holds the first `size` mails of the corpus: INBOX and Bench20k for the two drain
+ * sizes, a folder of its own for any other size (the drains at a delay, seeded by seed.ts).
+ */
+export function drainFolder(size: number, config: { drainSmall: number; drainLarge: number }): string {
+  if (size === config.drainSmall) return DRAIN_SMALL_FOLDER;
+  if (size === config.drainLarge) return DRAIN_LARGE_FOLDER;
+  return `Drain${size}`;
 }

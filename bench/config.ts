@@ -25,6 +25,12 @@ export interface BenchConfig {
   stallMs: number;
   /** Leave node-red-node-email out of the drains (quicker runs while tuning). */
   skipEmail: boolean;
+  /** One-way delays (ms) of the relay the drain and latency phases run through; 0 = relay only. */
+  delays: number[];
+  /** Mails drained at each of `delays` (same order). */
+  delayDrainSizes: number[];
+  /** One-way delay of the connect phase's relay (ms). */
+  connectDelay: number;
   /** Mails sent through m365-mail-out and the nodemailer script in the send phase. */
   sendMails: number;
   /** Mails waiting in the outbox for the send phase's memory figure. */
@@ -32,6 +38,16 @@ export interface BenchConfig {
 }
 
 const ALL_PHASES = ['drain', 'ack', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale', 'send'];
+
+function ints(name: string, full: number[], quick: number[], isQuick: boolean): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return isQuick ? quick : full;
+  return raw.split(',').map((part) => {
+    const value = Number(part.trim());
+    if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a comma list of numbers, got ${raw}`);
+    return value;
+  });
+}
 
 function int(name: string, full: number, quick: number, isQuick: boolean): number {
   const raw = process.env[name];
@@ -45,12 +61,22 @@ function int(name: string, full: number, quick: number, isQuick: boolean): numbe
 
 export function readConfig(): BenchConfig {
   const quick = process.env.BENCH_QUICK === '1';
+  const drainSmall = int('BENCH_DRAIN_SMALL', 5000, 500, quick);
+  const delays = ints('BENCH_DELAYS', [0, 20, 100], [0, 20, 100], quick);
+  // The issue's sizes: 5,000 mails without delay, 3,000 at 40 ms round trip; 2,000 at 200 ms keeps
+  // the run short (each batch boundary costs round trips there).
+  const sizeAt = (delay: number, full: boolean): number => (delay === 0 ? drainSmall : delay <= 20 ? (full ? 3000 : 300) : (full ? 2000 : 200));
+  const delayDrainSizes = ints('BENCH_DELAY_DRAIN_SIZES', delays.map((d) => sizeAt(d, true)), delays.map((d) => sizeAt(d, false)), quick);
+  if (delayDrainSizes.length !== delays.length) throw new Error('BENCH_DELAY_DRAIN_SIZES needs one size per entry of BENCH_DELAYS');
   const phases = new Set((process.env.BENCH_PHASES ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
   for (const phase of phases) if (!ALL_PHASES.includes(phase)) throw new Error(`unknown phase ${phase}; known: ${ALL_PHASES.join(', ')}`);
   return {
     quick,
     phases,
-    drainSmall: int('BENCH_DRAIN_SMALL', 5000, 500, quick),
+    drainSmall,
+    delays,
+    delayDrainSizes,
+    connectDelay: int('BENCH_CONNECT_DELAY', 20, 20, quick),
     drainLarge: int('BENCH_DRAIN_LARGE', 20000, 2000, quick),
     latencyMails: int('BENCH_LATENCY_MAILS', 200, 20, quick),
     bigAttachmentMb: int('BENCH_BIG_MB', 50, 10, quick),

@@ -75,8 +75,8 @@ export function pop3In(id: string, account: string, mailbox: string, wireTo: str
 /** node-red-node-email's "e-mail in" on the bench user (basic auth), IDLE ("auto" fetch). */
 export function emailIn(id: string, bed: BenchBed, options: { folder: string; criteria: 'ALL' | 'UNSEEN'; disposition: 'None' | 'Read' }, wireTo: string): FlowNode {
   return {
-    id, z: TAB.id, type: 'e-mail in', name: '', protocol: 'IMAP', server: bed.dovecot.host, useSSL: true, autotls: 'never',
-    port: String(bed.dovecot.imapPort), authtype: 'BASIC', saslformat: true, token: 'oauthToken', box: options.folder,
+    id, z: TAB.id, type: 'e-mail in', name: '', protocol: 'IMAP', server: bed.imap.host, useSSL: true, autotls: 'never',
+    port: String(bed.imap.port), authtype: 'BASIC', saslformat: true, token: 'oauthToken', box: options.folder,
     disposition: options.disposition, criteria: options.criteria, repeat: '300', fetch: 'auto', inputs: 0,
     credentials: { userid: BENCH_USER.user, password: BENCH_USER.password },
     wires: [[wireTo]],

@@ -5,12 +5,13 @@
  * read back with their timestamps. RSS comes from /proc (VmRSS now, VmHWM = peak).
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nodeRedLauncherPath } from '../test/support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../test/support/node-red-process';
 import { ensureCached } from '../scripts/cache-install.cjs';
+import { statusMb } from './baselines/markers';
 
 const root = path.resolve(__dirname, '..');
 
@@ -29,9 +30,7 @@ export interface MemorySample {
 /** VmRSS and VmHWM of a process in MB; undefined once it is gone. */
 export function memoryOf(pid: number): MemorySample | undefined {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+    return { rssMb: statusMb('VmRSS', pid), peakMb: statusMb('VmHWM', pid) };
   } catch {
     return undefined;
   }

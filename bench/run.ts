@@ -8,7 +8,7 @@ import { ensureTestCa } from '../test/env/ca';
 import { startBenchBed, DRAIN_LARGE_FOLDER, DRAIN_SMALL_FOLDER } from './bed';
 import { readConfig } from './config';
 import { ackPhase } from './phases/ack';
-import { drainPhase } from './phases/drain';
+import { drainAtDelay, drainPhase } from './phases/drain';
 import { latencyPhase } from './phases/latency';
 import { bigAttachmentPhase, cappedDrainPhase } from './phases/memory';
 import { pop3Phase } from './phases/pop3';
@@ -41,12 +41,14 @@ async function main(): Promise<void> {
   const bed = await startBenchBed({ scaleMailboxes: phase('scale') ? config.scaleMailboxes : 0 });
   try {
     if (phase('drain') || phase('ack') || phase('memory') || phase('pop3')) {
-      const seeded = await seedCorpus(bed, config.drainSmall, phase('drain') || phase('memory') ? config.drainLarge : 0);
+      const seeded = await seedCorpus(bed, config.drainSmall, phase('drain') || phase('memory') ? config.drainLarge : 0, phase('drain') ? config.delayDrainSizes : []);
       results.detail('corpus', seeded);
       console.log(`bench: corpus ${seeded.small.count} + ${seeded.large.count} mails (avg ${Math.round(seeded.small.bytes / Math.max(1, seeded.small.count) / 1024)} KB) seeded in ${seeded.seconds.toFixed(1)} s`);
     }
     if (phase('drain')) {
-      await drainPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall, config.drainRepeat);
+      // Through the delay relay at each delay (the issue's user over a real network), then the
+      // large folder straight into Dovecot.
+      for (const [i, delayMs] of config.delays.entries()) await drainAtDelay(bed, config, results, delayMs, config.delayDrainSizes[i]);
       await drainPhase(bed, config, results, DRAIN_LARGE_FOLDER, config.drainLarge);
     }
     if (phase('ack')) await ackPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall);

@@ -6,7 +6,7 @@
  */
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
-import { mark, peakRssMb } from './markers';
+import { mark, peakRssMb, rssMb } from './markers';
 
 async function main(): Promise<void> {
   mark('start');
@@ -18,6 +18,8 @@ async function main(): Promise<void> {
   client.on('error', () => undefined);
   await client.connect();
   await client.mailboxOpen(String(process.env.BENCH_FOLDER), { readOnly: true });
+  // Idle: connected and logged in, before any mail — what the RSS growth of the drain is measured from.
+  mark('idle', rssMb().toFixed(1));
   let count = 0;
   for await (const message of client.fetch('1:*', { uid: true, source: true })) {
     if (!message.source) continue;

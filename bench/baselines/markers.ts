@@ -11,8 +11,18 @@ export function mark(kind: string, ...args: Array<string | number>): void {
   process.stdout.write(`BENCH ${kind}${args.map((a) => ` ${a}`).join('')} ${preciseNow().toFixed(2)}\n`);
 }
 
+/** VmRSS (now) or VmHWM (peak) of a process from /proc, in MB; throws once the process is gone. */
+export function statusMb(field: 'VmHWM' | 'VmRSS', pid: number | 'self' = 'self'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) / 1024;
+}
+
 /** Peak resident set size of this process (VmHWM), in MB. */
 export function peakRssMb(): number {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  return Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0) / 1024;
+  return statusMb('VmHWM');
+}
+
+/** Resident set size of this process now (VmRSS), in MB. */
+export function rssMb(): number {
+  return statusMb('VmRSS');
 }

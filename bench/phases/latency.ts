@@ -63,7 +63,7 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
   const ours = await startBenchNodeRed({ packages: ['ours'] });
   const theirs = await startBenchNodeRed({ packages: ['email'] });
   const raw = new BaselineProcess('imapflow-idle.ts', {
-    BENCH_HOST: bed.dovecot.host, BENCH_PORT: String(bed.dovecot.imapPort), BENCH_USER: RAW_MAILBOX,
+    BENCH_HOST: bed.imap.host, BENCH_PORT: String(bed.imap.port), BENCH_USER: RAW_MAILBOX,
     BENCH_TOKEN: bed.tokenFor(RAW_MAILBOX), BENCH_FOLDER: LATENCY_FOLDER,
   });
   const random = seededRandom(42);
