@@ -24,6 +24,10 @@ const STATUS_INTERVAL_MS = 250;
  */
 const INTAKE_CONCURRENCY = 64;
 
+function nextTurnOfLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Runs at most `limit` tasks at once, the rest in arrival order. */
 class Intake {
   private running = 0;
@@ -66,7 +70,10 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
     node.status({ fill: 'red', shape: 'ring', text: t(`common.errorKind.${reported.kind}`) });
     return;
   }
-  const outbox = new Outbox(dir);
+  // Msgs taken by the intake and not yet handed to the outbox (being composed): the outbox's next
+  // group waits for them, so a burst is written in few commits.
+  let composing = 0;
+  const outbox = new Outbox(dir, { moreComing: () => composing > 0 });
   let closed = false;
   let drain: OutboxDrain | undefined;
   let mailbox = config.mailbox;
@@ -188,15 +195,23 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
   // Msgs are composed and written a few at a time: a flow that emits 10,000 msgs at once then
   // costs memory for a few mails being prepared, not for 10,000 (Node-RED holds the rest queued).
   const intake = new Intake(INTAKE_CONCURRENCY);
-  // Msgs enter the outbox in the order they arrived, even when one took longer to prepare.
+  // Msgs are composed one after the other, in the order they arrived, each in a turn of the event
+  // loop of its own: the SMTP session's replies are never held up for more than one mail's
+  // composing (64 composed at once kept the loop busy ~10 ms at a time and slowed sending).
   let previousTurn: Promise<unknown> = Promise.resolve();
   node.on('input', (msg: Record<string, unknown>, _send: unknown, done: (err?: Error) => void) => {
     intake.run(() => opened.then(async () => {
       if (!drain) throw new M365MailError(t('common.errors.signInFirst'), { kind: 'sign-in-required', fix: t('common.errors.signInFirst') });
-      const prepared = prepareMail(msg, { ...config, mailbox });
-      prepared.catch(() => undefined); // its error is taken below, in turn
       // The turn ends when add() fixed the mail's place, not when it is durable (group commit).
-      const placed = previousTurn.then(async () => ({ durable: outbox.add(await prepared) }));
+      composing++;
+      const placed = previousTurn.then(nextTurnOfLoop).then(() => prepareMail(msg, { ...config, mailbox })).then((mail) => {
+        composing--;
+        return { durable: outbox.add(mail) };
+      }, (error: unknown) => {
+        composing--;
+        outbox.flush();
+        throw error;
+      });
       previousTurn = placed.catch(() => undefined);
       await (await placed).durable;
       showStatus({ ...lastStatus, queued: outbox.size });
@@ -220,6 +235,7 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
     const guard = setTimeout(done, 10_000);
     (async () => {
       await drain?.stop();
+      outbox.close();
       await releaseSender(account.id, mailbox, node.id);
       if (removed) {
         const dropped = await outbox.destroy();

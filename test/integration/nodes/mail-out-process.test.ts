@@ -5,8 +5,9 @@
  * The log is kept at trace level throughout and must show no token, XOAUTH2 line or secret.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { storedMailCount } from '../../../src/smtp/outbox-files';
 import { APPS, USERS } from '../../env/identity/directory';
 import { nodeRedLauncherPath, nodeRedVersion } from '../../support/node-red-package';
 import { startNodeRed, type NodeRedProcess } from '../../support/node-red-process';
@@ -20,13 +21,7 @@ describe(`m365-mail-out across a kill -9 of a real Node-RED ${nodeRedVersion()} 
   let nodeRed: NodeRedProcess | undefined;
   const { bed, userDir } = useNodeRedProcessBed({ userDirPrefix: 'm365-mailout-process-', stopProcess: () => nodeRed?.stop(), smtp: true });
 
-  const outboxCount = (): number => {
-    try {
-      return readdirSync(path.join(userDir.path, 'm365-mail', 'outbox', 'send')).filter((name) => name.endsWith('.mail')).length;
-    } catch {
-      return 0;
-    }
-  };
+  const outboxCount = (): number => storedMailCount(path.join(userDir.path, 'm365-mail', 'outbox', 'send'));
   const settings = { logging: { console: { level: 'trace', metrics: false, audit: false } } };
 
   it('loses no mail of the outbox and sends at most the one in flight twice', async function () {

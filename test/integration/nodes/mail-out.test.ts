@@ -4,8 +4,8 @@
  * outage and throttling, a refused recipient to Catch, and a reply that threads.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { storedMailCount } from '../../../src/smtp/outbox-files';
 import { USERS } from '../../env/identity/directory';
 import { builtNodes, coreNode, helper } from '../../support/helper';
 import { Collector, errorTexts, mail as rawMail, statusTexts } from './imap-in-support';
@@ -40,13 +40,8 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
     return { node: helper.getNode('send') as unknown as NodeLike, out: new Collector(helper.getNode('out')), caught: new Collector(helper.getNode('caught')) };
   }
 
-  const outboxFiles = (nodeId = 'send'): string[] => {
-    try {
-      return readdirSync(path.join(userDir.path, 'm365-mail', 'outbox', nodeId)).filter((name) => name.endsWith('.mail'));
-    } catch {
-      return [];
-    }
-  };
+  /** Mails in a node's outbox on disk. */
+  const outboxCount = (nodeId = 'send'): number => storedMailCount(path.join(userDir.path, 'm365-mail', 'outbox', nodeId));
 
   for (const kind of ['daemon', 'cert'] as const) {
     it(`sends with ${kind === 'daemon' ? 'a client secret' : 'a certificate'} and passes the msg on with msg.mail, no token in it`, async function () {
@@ -67,7 +62,7 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
       assert.deepEqual(accepted.to, [USERS.bob]);
       assert.equal(`<${accepted.messageId}>`, meta.messageId);
       assert.match(accepted.raw.toString(), /Subject: Alert/);
-      await waitFor(() => outboxFiles().length === 0, 'the outbox to be empty');
+      await waitFor(() => outboxCount() === 0, 'the outbox to be empty');
     });
   }
 
@@ -76,7 +71,7 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
     node.receive({ payload: 'x', topic: 'no permission', to: USERS.bob });
     await waitFor(() => errorTexts(node).some((e) => /SMTP\.SendAsApp/.test(e)), () => `the missing permission named (errors: ${errorTexts(node).join(' | ')})`, 20000);
     assert.ok(errorTexts(node).some((e) => /no SMTP\.SendAsApp role/.test(e)), errorTexts(node).join(' | '));
-    assert.equal(outboxFiles().length, 1, 'the mail waits in the outbox');
+    assert.equal(outboxCount(), 1, 'the mail waits in the outbox');
     assert.equal(smtp().accepted.length, 0);
     assert.ok(statusTexts(node).some((s) => /missing-permission|permission missing/.test(s)), statusTexts(node).join(' | '));
   });
@@ -86,7 +81,7 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
     node.receive({ payload: 'x', topic: 'graph token', to: USERS.bob });
     await waitFor(() => errorTexts(node).some((e) => /Microsoft Graph/.test(e)), () => `the wrong audience named (errors: ${errorTexts(node).join(' | ')})`, 20000);
     assert.ok(errorTexts(node).some((e) => /never User\.Read or another Graph scope/.test(e)));
-    assert.equal(outboxFiles().length, 1);
+    assert.equal(outboxCount(), 1);
   });
 
   it('sends a refused recipient\'s mail to Catch with its msg and goes on with the next', async function () {
@@ -101,7 +96,21 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
     assert.equal(refused.tag, 'first');
     assert.equal((refused.error as { code?: string }).code, 'mail-refused');
     assert.match(String((refused.error as { message: string }).message), /5\.1\.10/);
-    await waitFor(() => outboxFiles().length === 0, 'the outbox to be empty');
+    await waitFor(() => outboxCount() === 0, 'the outbox to be empty');
+  });
+
+  it('gives a msg that cannot be composed back to Catch at once and sends the msgs around it in order', async function () {
+    const { node, out, caught } = await load('daemon');
+    node.receive({ payload: 'a', topic: 'Before', to: USERS.bob });
+    node.receive({ payload: 'no recipient', topic: 'Broken' });
+    node.receive({ payload: 'c', topic: 'After', to: USERS.bob });
+    await out.waitForCount(2, 20000);
+    assert.deepEqual(out.topics, ['Before', 'After']);
+    await caught.waitForCount(1);
+    assert.equal(caught.received[0].msg.topic, 'Broken');
+    assert.equal((caught.received[0].msg.error as { code?: string }).code, 'config');
+    assert.equal(smtp().accepted.length, 2);
+    await waitFor(() => outboxCount() === 0, 'the outbox to be empty');
   });
 
   it('keeps 1,000 mails through an outage and delivers each exactly once when the server is back', async function () {
@@ -109,7 +118,7 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
     await smtp().down();
     const { node, out, caught } = await load('daemon');
     for (let i = 0; i < 1000; i++) node.receive({ payload: `n${i}`, topic: `Outage ${i}`, to: USERS.bob });
-    await waitFor(() => outboxFiles().length === 1000, () => `1,000 mails in the outbox (have ${outboxFiles().length})`, 60000);
+    await waitFor(() => outboxCount() === 1000, () => `1,000 mails in the outbox (have ${outboxCount()})`, 60000);
     await smtp().up();
     await out.waitForCount(1000, 150000);
     const accepted = smtp().accepted;
@@ -119,7 +128,7 @@ describe('m365-mail-out in the Node-RED runtime (test bed)', function () {
     assert.deepEqual(subjects, Array.from({ length: 1000 }, (_, i) => `Outage ${i}`), 'in the order taken');
     // The outage itself is reported (network, to Catch without a mail); no mail was refused.
     assert.deepEqual(caught.received.filter((r) => r.msg.mail !== undefined).map((r) => r.msg.topic), []);
-    await waitFor(() => outboxFiles().length === 0, 'the outbox to be empty');
+    await waitFor(() => outboxCount() === 0, 'the outbox to be empty');
   });
 
   it('slows down when Exchange throttles (421 4.7.66) instead of failing mail', async function () {

@@ -124,4 +124,13 @@ describe('smtp msg codec', () => {
     assert.equal(back.fn, undefined);
     assert.equal(back.self, undefined);
   });
+
+  it('reads a msg without Buffers as it was, also one whose text names the Buffer tag', () => {
+    const plain = { payload: 'text', topic: 'T', to: ['a@b.c'], n: 3, deep: { list: [1, { x: null }] } };
+    assert.deepEqual(decodeMsg(encodeMsg(plain)), plain);
+    const tricky = { payload: 'a "__m365Buffer" in the text', data: Buffer.from('x') };
+    const back = decodeMsg(encodeMsg(tricky));
+    assert.equal(back.payload, tricky.payload);
+    assert.ok(Buffer.isBuffer(back.data));
+  });
 });
