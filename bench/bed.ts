@@ -7,6 +7,7 @@ import { ensureTestCa, type TestCa } from '../test/env/ca';
 import { startDovecot, type DovecotServer } from '../test/env/dovecot';
 import { APPS, CONTOSO, createDefaultDirectory, USERS } from '../test/env/identity/directory';
 import { startIdentityServer, type IdentityServer } from '../test/env/identity/server';
+import { DelayProxy } from './delay-proxy';
 import { BENCH_USER, EXCHANGE_RESOURCE, TESTBED_MAILBOXES, type AccountProperties } from '../test/env/testbed';
 
 export const DRAIN_SMALL_FOLDER = 'INBOX';
@@ -88,6 +89,19 @@ export async function startBenchBed(options: { scaleMailboxes: number }): Promis
       await Promise.allSettled([dovecot.stop(), identity.close()]);
     },
   };
+}
+
+/**
+ * Runs `use` with the bed's IMAP endpoint behind a relay that delays each direction by `delayMs`
+ * (bench/delay-proxy.ts); the relay is closed afterwards.
+ */
+export async function throughRelay<T>(bed: BenchBed, delayMs: number, use: (relayed: BenchBed, relay: DelayProxy) => Promise<T>): Promise<T> {
+  const relay = await DelayProxy.start({ targetHost: bed.dovecot.host, targetPort: bed.dovecot.imapPort, delayMs });
+  try {
+    return await use(withImapEndpoint(bed, relay), relay);
+  } finally {
+    await relay.close();
+  }
 }
 
 /** The same bed with every IMAP client (account node, baselines, node-red-node-email) sent to `endpoint`. */

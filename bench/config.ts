@@ -5,7 +5,7 @@
  */
 export interface BenchConfig {
   quick: boolean;
-  /** Phases to run: drain, ack, memory, big, pop3, latency, tokens, scale, send. */
+  /** Phases to run: drain, connect, ack, memory, big, pop3, latency, tokens, scale, send. */
   phases: Set<string>;
   drainSmall: number;
   drainLarge: number;
@@ -37,7 +37,7 @@ export interface BenchConfig {
   outboxMails: number;
 }
 
-const ALL_PHASES = ['drain', 'ack', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale', 'send'];
+const ALL_PHASES = ['drain', 'connect', 'ack', 'memory', 'big', 'pop3', 'latency', 'tokens', 'scale', 'send'];
 
 function ints(name: string, full: number[], quick: number[], isQuick: boolean): number[] {
   const raw = process.env[name];
@@ -78,7 +78,7 @@ export function readConfig(): BenchConfig {
     delayDrainSizes,
     connectDelay: int('BENCH_CONNECT_DELAY', 20, 20, quick),
     drainLarge: int('BENCH_DRAIN_LARGE', 20000, 2000, quick),
-    latencyMails: int('BENCH_LATENCY_MAILS', 200, 20, quick),
+    latencyMails: int('BENCH_LATENCY_MAILS', 100, 20, quick),
     bigAttachmentMb: int('BENCH_BIG_MB', 50, 10, quick),
     tokenNodes: int('BENCH_TOKEN_NODES', 50, 10, quick),
     tokenLifetimeSec: int('BENCH_TOKEN_LIFETIME_SEC', 8, 4, quick),

@@ -33,6 +33,8 @@ export interface LinkStats {
   readonly flights: Record<Direction, number>;
   /** How often the relay paused the sending side because the receiving side's buffer was full. */
   readonly pauses: Record<Direction, number>;
+  /** Date.now() at the start of each client flight (to see how many came before some event). */
+  readonly clientFlightStarts: number[];
 }
 
 export interface DelayProxyOptions {
@@ -160,7 +162,7 @@ export class DelayProxy {
     const perDirection = (): Record<Direction, number> => ({ 'to-server': 0, 'to-client': 0 });
     const stats: LinkStats = {
       id: this.links.length + 1, openedAt: Date.now(),
-      bytes: perDirection(), chunks: perDirection(), flights: perDirection(), pauses: perDirection(),
+      bytes: perDirection(), chunks: perDirection(), flights: perDirection(), pauses: perDirection(), clientFlightStarts: [],
     };
     this.links.push(stats);
     const upstream = net.connect({ host: this.options.targetHost, port: this.options.targetPort, allowHalfOpen: true });
@@ -170,7 +172,10 @@ export class DelayProxy {
     this.open.add(pair);
     let last: Direction | undefined;
     const onArrival = (direction: Direction): void => {
-      if (direction !== last) stats.flights[direction]++;
+      if (direction !== last) {
+        stats.flights[direction]++;
+        if (direction === 'to-server') stats.clientFlightStarts.push(Date.now());
+      }
       last = direction;
     };
     const pipes = [

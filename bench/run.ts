@@ -8,8 +8,9 @@ import { ensureTestCa } from '../test/env/ca';
 import { startBenchBed, DRAIN_LARGE_FOLDER, DRAIN_SMALL_FOLDER } from './bed';
 import { readConfig } from './config';
 import { ackPhase } from './phases/ack';
+import { connectPhase } from './phases/connect';
 import { drainAtDelay, drainPhase } from './phases/drain';
-import { latencyPhase } from './phases/latency';
+import { latencyAtDelays } from './phases/latency';
 import { bigAttachmentPhase, cappedDrainPhase } from './phases/memory';
 import { pop3Phase } from './phases/pop3';
 import { scalePhase } from './phases/scale';
@@ -51,10 +52,11 @@ async function main(): Promise<void> {
       for (const [i, delayMs] of config.delays.entries()) await drainAtDelay(bed, config, results, delayMs, config.delayDrainSizes[i]);
       await drainPhase(bed, config, results, DRAIN_LARGE_FOLDER, config.drainLarge);
     }
+    if (phase('connect')) await connectPhase(bed, config, results);
     if (phase('ack')) await ackPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall);
     if (phase('big')) await bigAttachmentPhase(bed, config, results);
     if (phase('pop3')) await pop3Phase(bed, config, results);
-    const latency = phase('latency') ? await latencyPhase(bed, config, results) : undefined;
+    const latency = phase('latency') ? await latencyAtDelays(bed, config, results) : undefined;
     // The token phase mostly waits for tokens to expire: the long capped-heap drain runs beside it.
     const tokens = phase('tokens') ? () => tokensPhase(bed, config, results) : undefined;
     if (phase('memory')) await cappedDrainPhase(bed, config, results, tokens);

@@ -8,9 +8,9 @@
  * drains with a capped V8 heap.
  */
 import { USERS } from '../../test/env/identity/directory';
-import { drainFolder, withImapEndpoint, type BenchBed } from '../bed';
+import { drainFolder, throughRelay, type BenchBed } from '../bed';
 import { BaselineProcess } from '../child';
-import { DelayProxy, type LinkStats } from '../delay-proxy';
+import type { DelayProxy, LinkStats } from '../delay-proxy';
 import type { BenchConfig } from '../config';
 import { ACCOUNT_ID, counter, emailIn, flow, imapIn } from '../flows';
 import { startBenchNodeRed } from '../node-red';
@@ -184,10 +184,5 @@ export async function drainPhase(bed: BenchBed, config: BenchConfig, results: Re
 
 /** The drain of `size` mails through a relay that delays each direction by `delayMs`. */
 export async function drainAtDelay(bed: BenchBed, config: BenchConfig, results: Results, delayMs: number, size: number): Promise<Record<string, DrainRun>> {
-  const wire = await DelayProxy.start({ targetHost: bed.dovecot.host, targetPort: bed.dovecot.imapPort, delayMs });
-  try {
-    return await drainPhase(withImapEndpoint(bed, wire), config, results, drainFolder(size, config), size, { repeat: config.drainRepeat, wire });
-  } finally {
-    await wire.close();
-  }
+  return throughRelay(bed, delayMs, (relayed, wire) => drainPhase(relayed, config, results, drainFolder(size, config), size, { repeat: config.drainRepeat, wire }));
 }

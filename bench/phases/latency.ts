@@ -7,7 +7,7 @@
  */
 import { USERS } from '../../test/env/identity/directory';
 import { BENCH_USER } from '../../test/env/testbed';
-import { LATENCY_FOLDER, type BenchBed } from '../bed';
+import { LATENCY_FOLDER, throughRelay, type BenchBed } from '../bed';
 
 /** The plain imapflow watcher's mailbox (ours watches alice's, node-red-node-email the bench user's). */
 const RAW_MAILBOX = USERS.support;
@@ -59,7 +59,20 @@ function figures(samples: number[], missed: number): LatencyFigures {
   return { p50: tenth(quantile(samples, 0.5)), p95: tenth(quantile(samples, 0.95)), max: tenth(Math.max(...samples)), missed, samples: samples.map(tenth) };
 }
 
-export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: Results): Promise<{ figures: Record<string, LatencyFigures>; oursRssMb?: number }> {
+export interface LatencyResult {
+  figures: Record<string, LatencyFigures>;
+  oursRssMb?: number;
+}
+
+/** The latency phase at every delay of `config.delays`; resolves with the first (no delay) for the scale phase. */
+export async function latencyAtDelays(bed: BenchBed, config: BenchConfig, results: Results): Promise<LatencyResult> {
+  const all: LatencyResult[] = [];
+  for (const delayMs of config.delays) all.push(await throughRelay(bed, delayMs, (relayed) => latencyPhase(relayed, config, results, delayMs)));
+  return all[0];
+}
+
+/** Push latency of the three watchers, reaching IMAP at `bed.imap` (a relay delaying each way by `delayMs`). */
+export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: Results, delayMs = 0): Promise<LatencyResult> {
   const ours = await startBenchNodeRed({ packages: ['ours'] });
   const theirs = await startBenchNodeRed({ packages: ['email'] });
   const raw = new BaselineProcess('imapflow-idle.ts', {
@@ -107,18 +120,19 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
     }
     const out: Record<string, LatencyFigures> = {};
     for (const name of Object.keys(samples)) out[name] = figures(samples[name], missed[name]);
-    results.detail('latency', Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { ...v, samples: v.samples }])));
-    const phase = `latency (${config.latencyMails} mails)`;
+    const phase = `latency (${config.latencyMails} mails), ${delayMs} ms each way`;
+    results.detail(phase, Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { ...v, samples: v.samples }])));
     const rawP50 = out['imapflow IDLE'].p50;
     const theirP50 = out['node-red-node-email'].p50;
     for (const name of ['imapflow IDLE', 'node-red-node-email']) {
       results.add({ phase, subject: `${name} p50 / p95`, value: `${out[name].p50} / ${out[name].p95}`, unit: 'ms', note: out[name].missed ? `${out[name].missed} missed` : undefined });
     }
     const ourP50 = out['m365-imap-in'].p50;
-    const met = ourP50 < theirP50 && ourP50 - rawP50 <= 150;
+    // The issue's goal (at 40 ms round trip, shown at every delay): at most 5 ms behind the plain IDLE client.
+    const met = ourP50 - rawP50 <= 5;
     results.add({
       phase, subject: 'm365-imap-in p50 / p95', value: `${ourP50} / ${out['m365-imap-in'].p95}`, unit: 'ms',
-      target: `p50 ${round(ourP50 - rawP50)} ms vs raw, ${round(ourP50 - theirP50)} ms vs (b); goal < (b) and ≤ raw + 150`, met,
+      target: `p50 ${round(ourP50 - rawP50)} ms vs plain IDLE, ${round(ourP50 - theirP50)} ms vs (b); goal ≤ plain + 5 ms`, met,
       note: out['m365-imap-in'].missed ? `${out['m365-imap-in'].missed} missed` : undefined,
     });
     return { figures: out, oursRssMb: ours.memory()?.rssMb };
