@@ -85,7 +85,7 @@ export function readConfig(): BenchConfig {
     tokenLifetimes: int('BENCH_TOKEN_LIFETIMES', 10, 3, quick),
     scaleMailboxes: int('BENCH_SCALE_MAILBOXES', 100, 10, quick),
     scaleMails: int('BENCH_SCALE_MAILS', 100, 20, quick),
-    smallHeapMb: int('BENCH_SMALL_HEAP_MB', 128, 128, quick),
+    smallHeapMb: int('BENCH_SMALL_HEAP_MB', 96, 96, quick),
     drainRepeat: int('BENCH_DRAIN_REPEAT', 1, 1, quick),
     stallMs: int('BENCH_STALL_MS', 30_000, 15_000, quick),
     skipEmail: process.env.BENCH_SKIP_EMAIL === '1',

@@ -43,7 +43,7 @@ export function describeClientLine(line: string): string {
 }
 
 /** Splits the client's byte stream into lines, skipping literals ({n} / {n+} at a line's end). */
-class ClientLines {
+export class ClientLines {
   private pending = Buffer.alloc(0);
   private skip = 0;
 

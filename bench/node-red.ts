@@ -161,7 +161,7 @@ export function emailNodePackage(): string {
 }
 
 /**
- * Starts Node-RED with an empty flow; `nodeArgs` go to node itself (e.g. --max-old-space-size=128).
+ * Starts Node-RED with an empty flow; `nodeArgs` go to node itself (e.g. --max-old-space-size=96).
  * NODE_EXTRA_CA_CERTS must be set in this process's environment (run.ts does it).
  */
 export async function startBenchNodeRed(options: { nodeArgs?: string[]; packages?: Array<'ours' | 'email'> } = {}): Promise<BenchNodeRed> {

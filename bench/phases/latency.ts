@@ -4,6 +4,7 @@
  * m365-imap-in (IDLE) on alice, node-red-node-email (IDLE, UNSEEN + mark read) on the bench
  * user, and a minimal raw imapflow IDLE client on support (each watcher its own mailbox). The next
  * mail goes in only after all three saw the last one (plus a short random gap of 20–80 ms).
+ * It runs once per delay of BENCH_DELAYS, every watcher reaching Dovecot through the delay relay.
  */
 import { USERS } from '../../test/env/identity/directory';
 import { BENCH_USER } from '../../test/env/testbed';
