@@ -3,7 +3,8 @@
  * how long until each watcher emitted it. Three watchers run at once, each in its own process:
  * m365-imap-in (IDLE) on alice, node-red-node-email (IDLE, UNSEEN + mark read) on the bench
  * user, and a minimal raw imapflow IDLE client on support (each watcher its own mailbox). The next
- * mail goes in only after all three saw the last one (plus a short random gap of 20–80 ms).
+ * mail goes in only after all three saw the last one (plus a short random gap of 20–80 ms, and
+ * three times the one-way delay, so every watcher is idling again).
  * It runs once per delay of BENCH_DELAYS, every watcher reaching Dovecot through the delay relay.
  */
 import { USERS } from '../../test/env/identity/directory';
@@ -117,7 +118,10 @@ export async function latencyPhase(bed: BenchBed, config: BenchConfig, results: 
         if (!marker) missed[name]++;
         else samples[name].push(marker.at - writtenAt[name]);
       });
-      await sleep(20 + random() * 60);
+      // Over a delayed link a watcher is back in IDLE only a round trip and a half after it emitted
+      // (IDLE out, "+ idling" back): a mail written earlier would be found when IDLE starts, without
+      // Dovecot's notify delay, and the figures would mix two cases.
+      await sleep(20 + random() * 60 + 3 * delayMs);
     }
     const out: Record<string, LatencyFigures> = {};
     for (const name of Object.keys(samples)) out[name] = figures(samples[name], missed[name]);
