@@ -56,7 +56,7 @@ export async function scalePhase(bed: BenchBed, config: BenchConfig, results: Re
     results.add({ phase, subject: 'RSS', value: memory?.rssMb ?? NaN, unit: 'MB', note: `peak ${round(memory?.peakMb ?? 0)} MB${single?.rssMb ? `; one watcher: ${round(single.rssMb)} MB, so ≈ ${round(perNodeKb ?? 0)} KB per extra watcher` : ''}` });
     results.add({ phase, subject: 'token requests', value: tokens, unit: '', target: 'goal 1 per lifetime (3600 s here)', met: tokens <= 1 });
     results.add({
-      phase, subject: `push latency p50 / p95 (${latencies.length}/${config.scaleMails} mails)`, value: `${p50} / ${quantile(latencies, 0.95)}`, unit: 'ms',
+      phase, subject: `push latency p50 / p95 (${latencies.length}/${config.scaleMails} mails)`, value: `${round(p50)} / ${round(quantile(latencies, 0.95))}`, unit: 'ms',
       ...(single ? { target: `${round(p50 - single.p50)} ms vs one mailbox, goal ≈ same (≤ +50 ms)`, met: p50 - single.p50 <= 50 } : {}),
     });
   } finally {
