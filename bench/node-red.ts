@@ -42,6 +42,8 @@ export class BenchNodeRed extends EventEmitter {
 
   constructor(readonly proc: NodeRedProcess, private readonly userDir: string) {
     super();
+    // The token and scale phases wait for one marker per node at once (50–100 waiters).
+    this.setMaxListeners(0);
     let pending = '';
     const onData = (chunk: Buffer): void => {
       pending += chunk.toString('utf8');

@@ -44,6 +44,12 @@ export class Results {
     return lines.join('\n');
   }
 
+  /** One line per figure that has a goal: met or not, so a run ends with its verdicts. */
+  verdicts(): string {
+    return this.rows.filter((row) => row.met !== undefined)
+      .map((row) => `${row.met ? '✅' : '❌'} ${row.phase} — ${row.subject}: ${row.target ?? ''}`).join('\n');
+  }
+
   /** Writes bench/results/<timestamp>.json and bench/results/latest.json; returns the first path. */
   write(dir: string, config: unknown): string {
     mkdirSync(dir, { recursive: true });

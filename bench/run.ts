@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   }
   const file = results.write(path.join(root, 'bench/results'), config);
   console.log(`\n${results.table()}\n`);
+  console.log(`Goals:\n${results.verdicts()}\n`);
   console.log(`bench: ${Math.round((Date.now() - started) / 1000)} s in all; results in ${path.relative(root, file)} and bench/results/latest.json`);
 }
 
