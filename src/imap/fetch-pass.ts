@@ -114,7 +114,7 @@ export class FetchPass {
       return { delivered: result.delivered, more: result.more };
     }
 
-    const window = await this.nextWindow(client, uidValidity, checkpoint.lastUid);
+    const window = await this.nextWindow(client, uidValidity, checkpoint.lastUid, existsBefore === undefined ? mailbox.uidNext - 1 : undefined);
     if (!window) return { delivered: 0, more: this.finishRecovery() };
     this.context.report.status({ state: 'fetching', newCount: window.count });
     const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, window);
@@ -133,12 +133,12 @@ export class FetchPass {
    * window; mail that arrives meanwhile is found by the next search. Recovery after a UIDVALIDITY
    * change has its own list.
    */
-  private async nextWindow(client: ImapClient, uidValidity: number, lastUid: number): Promise<StreamWindow | undefined> {
+  private async nextWindow(client: ImapClient, uidValidity: number, lastUid: number, selectedEndUid?: number): Promise<StreamWindow | undefined> {
     const limits = { maxMails: this.disposes ? this.batchSize : undefined, afterLarge: this.afterLarge, maxSetLength: MAX_UID_SET_LENGTH };
     if (this.recovery) return nextWindow({ uidValidity, uids: this.recovery.uids, large: [] }, lastUid, { ...limits, maxMails: this.batchSize });
     let plan = this.backlog;
-    if (!plan || plan.uidValidity !== uidValidity || plan.uids[plan.uids.length - 1] <= lastUid) {
-      plan = await this.planBacklog(client, uidValidity, lastUid);
+    if (!plan || plan.uidValidity !== uidValidity || (plan.uids ? plan.uids[plan.uids.length - 1] : plan.throughUid) <= lastUid) {
+      plan = await this.planBacklog(client, uidValidity, lastUid, selectedEndUid);
     }
     const window = nextWindow(plan, lastUid, limits);
     this.backlog = window && !window.last ? plan : undefined;
@@ -150,15 +150,20 @@ export class FetchPass {
    * than the FETCH of a 20,000-mail drain), and, when it holds more mails than may wait behind a
    * large one, which of them are too large for the stream (`LARGER`, usually none): a window ends
    * soon after such a mail, so the mails held behind it stay bounded and no FETCH is cut short.
+   * Right after SELECT (`selectedEndUid`, from its UIDNEXT), with criteria all/new and no
+   * dispositions, every mail up to there qualifies: the backlog is that UID range, no SEARCH of it.
    */
-  private async planBacklog(client: ImapClient, uidValidity: number, lastUid: number): Promise<BacklogPlan> {
+  private async planBacklog(client: ImapClient, uidValidity: number, lastUid: number, selectedEndUid?: number): Promise<BacklogPlan> {
     const query = buildSearchQuery(this.criteria, lastUid, this.customCriteria);
-    const uids = qualifyingUids(await this.searchUids(client, query), lastUid);
-    if (uids.length <= this.afterLarge) return { uidValidity, uids, large: [] };
     // LARGER n is "more than n octets"; a custom `larger` must hold as well.
     const larger = Math.max(this.streamThreshold - 1, Number(query.larger ?? 0));
-    const large = qualifyingUids(await this.searchUids(client, { ...query, larger }), lastUid);
-    return { uidValidity, uids, large };
+    const searchLarge = async (): Promise<number[]> => qualifyingUids(await this.searchUids(client, { ...query, larger }), lastUid);
+    const everyMailQualifies = (this.criteria === 'all' || this.criteria === 'new') && !this.disposes;
+    if (everyMailQualifies && selectedEndUid !== undefined && selectedEndUid > lastUid) {
+      return { uidValidity, throughUid: selectedEndUid, large: selectedEndUid - lastUid <= this.afterLarge ? [] : await searchLarge() };
+    }
+    const uids = qualifyingUids(await this.searchUids(client, query), lastUid);
+    return { uidValidity, uids, large: uids.length <= this.afterLarge ? [] : await searchLarge() };
   }
 
   /**

@@ -18,25 +18,27 @@
  */
 import { compactUidSet, firstAbove } from './checkpoint-policy';
 
-/** A backlog: the UIDs a SEARCH found, and which of them are too large for the stream. */
-export interface BacklogPlan {
+/**
+ * A backlog: the UIDs a SEARCH found, or every UID after the checkpoint up to `throughUid` (when
+ * every mail qualifies and SELECT just said where the folder ends), and which of them are too
+ * large for the stream.
+ */
+export type BacklogPlan = {
   uidValidity: number;
-  /** Ascending qualifying UIDs. */
-  uids: number[];
   /** Ascending UIDs of the mails that do not fit a FETCH whole (downloaded after it). */
   large: number[];
-}
+} & ({ uids: number[]; throughUid?: undefined } | { uids?: undefined; throughUid: number });
 
 export interface StreamWindow {
   /** UID set of the FETCH. */
   range: string;
-  /** The UIDs asked for: one the server does not return was expunged meanwhile. Absent for announced mail (`n:*`). */
+  /** The UIDs asked for: one the server does not return was expunged meanwhile. Absent for UID ranges (`a:b`, announced `n:*`). */
   expected?: number[];
   /** The highest UID the window covers, once it was read to its end. */
   endUid?: number;
   /** Whether the plan has nothing after this window. */
   last: boolean;
-  /** Qualifying mails in the window and after it. */
+  /** Qualifying mails in the window and after it (for a UID range: at most this many). */
   count?: number;
 }
 
@@ -53,6 +55,12 @@ export interface WindowLimits {
 export function nextWindow(plan: BacklogPlan, lastUid: number, limits: WindowLimits): StreamWindow | undefined {
   const afterLarge = Math.max(0, Math.floor(limits.afterLarge));
   const firstLarge = plan.large[firstAbove(plan.large, lastUid)];
+  if (plan.uids === undefined) {
+    if (lastUid >= plan.throughUid) return undefined;
+    // UIDs are unique, so the UIDs up to `firstLarge + afterLarge` hold at most `afterLarge` mails after it.
+    const endUid = firstLarge === undefined ? plan.throughUid : Math.min(plan.throughUid, firstLarge + afterLarge);
+    return { range: `${lastUid + 1}:${endUid}`, endUid, last: endUid >= plan.throughUid, count: plan.throughUid - lastUid };
+  }
   const uids = plan.uids;
   const start = firstAbove(uids, lastUid);
   if (start >= uids.length) return undefined;

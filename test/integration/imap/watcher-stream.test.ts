@@ -109,14 +109,16 @@ describe('imap MailboxWatcher streams a backlog from one FETCH', function () {
     assert.deepEqual(d.errors, []);
   });
 
-  it('sends only AUTHENTICATE, EXAMINE and the backlog searches before the first FETCH: no ID, NAMESPACE, LIST, LSUB or CAPABILITY', async () => {
+  it('sends only AUTHENTICATE, EXAMINE and the search for large mails before the first FETCH: no ID, NAMESPACE, LIST, LSUB, CAPABILITY or SEARCH of the backlog', async () => {
     await backlog('stream-connect', 20);
     const wire = await relay();
     const d = drain(wire, { folder: 'stream-connect' });
     await waitFor(() => d.received.length >= 20, () => `20 mails (have ${d.received.length})`, 10_000);
     const lines = wire.connections[0].clientLines;
     const commands = lines.slice(0, lines.findIndex((line) => / UID FETCH /.test(line)) + 1).map((line) => line.split(' ').slice(1, 3).join(' '));
-    assert.deepEqual(commands, ['AUTHENTICATE XOAUTH2', 'EXAMINE stream-connect', 'UID SEARCH', 'UID SEARCH', 'UID FETCH']);
+    assert.deepEqual(commands, ['AUTHENTICATE XOAUTH2', 'EXAMINE stream-connect', 'UID SEARCH', 'UID FETCH']);
+    assert.match(lines.find((line) => / UID SEARCH /.test(line)) ?? '', / LARGER \d+$/, 'the one search asks for the mails too large for the stream');
+    assert.match(lines.find((line) => / UID FETCH /.test(line)) ?? '', / UID FETCH 1:20 /, 'the range SELECT announced (UIDNEXT), not a listed set');
     assert.deepEqual(d.errors, []);
   });
 

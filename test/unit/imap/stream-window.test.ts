@@ -29,6 +29,20 @@ describe('imap stream windows', () => {
     });
   });
 
+  describe('every UID after the checkpoint up to where SELECT said the folder ends', () => {
+    it('streams the whole range with one FETCH, no list of UIDs needed', () => {
+      assert.deepEqual(nextWindow({ uidValidity: 1, throughUid: 20_000, large: [] }, 0, LIMITS), { range: '1:20000', endUid: 20_000, last: true, count: 20_000 });
+      assert.equal(nextWindow({ uidValidity: 1, throughUid: 20_000, large: [] }, 20_000, LIMITS), undefined);
+    });
+
+    it('ends a window after the first large mail and the few that may wait behind it', () => {
+      const plan: BacklogPlan = { uidValidity: 1, throughUid: 1000, large: [50, 998] };
+      assert.equal(nextWindow(plan, 0, LIMITS)!.range, '1:54');
+      const last = nextWindow(plan, 54, LIMITS)!;
+      assert.deepEqual([last.range, last.last], ['55:1000', true], 'the end of the folder comes before the hold limit');
+    });
+  });
+
   describe('scattered UIDs (unseen, custom, expunged mail)', () => {
     const uids = Array.from({ length: 1000 }, (_, i) => i + 1).filter((uid) => uid % 10 !== 0);
 
