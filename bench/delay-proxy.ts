@@ -5,9 +5,12 @@
  * they are: TLS stays end to end between client and server.
  *
  * Each direction is a queue of (chunk, due time) drained by one timer for its head, so order is
- * kept and no chunk leaves early (the due time is checked against the monotonic clock). When the
- * receiving side's write() says its buffer is full, the sending side is paused until 'drain':
- * the relay holds at most `delayMs` worth of traffic plus one socket buffer, like a link.
+ * kept and no chunk leaves early (the due time is checked against the monotonic clock). The relay
+ * holds at most `windowBytes` per direction (in flight plus what the receiver has not taken yet):
+ * beyond that the sending side is paused until the receiver took half of it. That is the receive
+ * window a TCP connection over a long path grows to; without it the window would be the loopback
+ * socket buffers, which stay small (their autotuning sees loopback's round trip), and a receiver
+ * that stops reading for a moment would pay a whole delay each time it starts again.
  * A half-close (FIN) travels with the same delay, after the data before it; a reset or error
  * drops the other side at once.
  *
@@ -31,7 +34,7 @@ export interface LinkStats {
   readonly chunks: Record<Direction, number>;
   /** Runs of chunks in one direction (arrival order at the relay). */
   readonly flights: Record<Direction, number>;
-  /** How often the relay paused the sending side because the receiving side's buffer was full. */
+  /** How often the relay paused the sending side because its window was full. */
   readonly pauses: Record<Direction, number>;
   /** Date.now() at the start of each client flight (to see how many came before some event). */
   readonly clientFlightStarts: number[];
@@ -42,6 +45,8 @@ export interface DelayProxyOptions {
   targetPort: number;
   /** One-way delay in ms; the round trip costs twice this. 0 relays at once. */
   delayMs: number;
+  /** Most bytes held per direction before the sender is paused; default 4 MiB (Linux's TCP window over a long path). */
+  windowBytes?: number;
   /** Where to listen; default 127.0.0.1 on a free port. */
   host?: string;
   port?: number;
@@ -57,12 +62,16 @@ interface Queued {
 class DelayedPipe {
   private readonly queue: Queued[] = [];
   private timer?: NodeJS.Timeout;
+  /** Bytes read from the source and not yet written to the sink. */
+  private queuedBytes = 0;
+  private paused = false;
   private waitingForDrain = false;
 
   constructor(
     private readonly source: net.Socket,
     private readonly sink: net.Socket,
     private readonly delayMs: number,
+    private readonly windowBytes: number,
     private readonly direction: Direction,
     private readonly stats: LinkStats,
     private readonly onArrival: (direction: Direction) => void,
@@ -71,7 +80,15 @@ class DelayedPipe {
       stats.bytes[direction] += chunk.length;
       stats.chunks[direction]++;
       onArrival(direction);
+      this.queuedBytes += chunk.length;
       this.enqueue(chunk);
+      if (!this.paused && this.held() > this.windowBytes) {
+        // Back-pressure: the window is full; stop reading the sender.
+        this.paused = true;
+        this.stats.pauses[this.direction]++;
+        this.source.pause();
+        this.awaitDrain();
+      }
     });
     source.on('end', () => this.enqueue(null));
   }
@@ -94,7 +111,13 @@ class DelayedPipe {
     this.timer = undefined;
     const now = performance.now();
     while (this.queue.length > 0 && this.queue[0].due <= now) this.deliver((this.queue.shift() as Queued).chunk);
+    this.relieve();
     this.arm();
+  }
+
+  /** Bytes the relay holds for this direction: in flight plus written but not yet taken by the receiver's socket. */
+  private held(): number {
+    return this.queuedBytes + this.sink.writableLength;
   }
 
   private deliver(chunk: Buffer | null): void {
@@ -103,15 +126,24 @@ class DelayedPipe {
       this.sink.end();
       return;
     }
-    if (this.sink.write(chunk) || this.waitingForDrain) return;
-    // Back-pressure: stop reading the sender until the receiver took what it has.
+    this.queuedBytes -= chunk.length;
+    if (!this.sink.write(chunk)) this.awaitDrain();
+  }
+
+  private awaitDrain(): void {
+    if (this.waitingForDrain || this.sink.writableLength === 0) return;
     this.waitingForDrain = true;
-    this.stats.pauses[this.direction]++;
-    this.source.pause();
     this.sink.once('drain', () => {
       this.waitingForDrain = false;
-      this.source.resume();
+      this.relieve();
     });
+  }
+
+  /** Resumes a paused sender once the receiver took half the window. */
+  private relieve(): void {
+    if (!this.paused || this.held() > this.windowBytes / 2) return;
+    this.paused = false;
+    this.source.resume();
   }
 
   stop(): void {
@@ -158,6 +190,10 @@ export class DelayProxy {
     return this.options.delayMs;
   }
 
+  get windowBytes(): number {
+    return this.options.windowBytes ?? 4 * 1024 * 1024;
+  }
+
   private accept(client: net.Socket): void {
     const perDirection = (): Record<Direction, number> => ({ 'to-server': 0, 'to-client': 0 });
     const stats: LinkStats = {
@@ -179,8 +215,8 @@ export class DelayProxy {
       last = direction;
     };
     const pipes = [
-      new DelayedPipe(client, upstream, this.options.delayMs, 'to-server', stats, onArrival),
-      new DelayedPipe(upstream, client, this.options.delayMs, 'to-client', stats, onArrival),
+      new DelayedPipe(client, upstream, this.options.delayMs, this.windowBytes, 'to-server', stats, onArrival),
+      new DelayedPipe(upstream, client, this.options.delayMs, this.windowBytes, 'to-client', stats, onArrival),
     ];
     // An error or reset on one side drops the other: there is nothing left to relay to.
     const drop = (): void => {

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       // Through the delay relay at each delay (the user over a real network), then the
       // large folder straight into Dovecot.
       for (const [i, delayMs] of config.delays.entries()) await drainAtDelay(bed, config, results, delayMs, config.delayDrainSizes[i]);
-      await drainPhase(bed, config, results, DRAIN_LARGE_FOLDER, config.drainLarge);
+      if (config.drainLarge > 0) await drainPhase(bed, config, results, DRAIN_LARGE_FOLDER, config.drainLarge);
     }
     if (phase('connect')) await connectPhase(bed, config, results);
     if (phase('ack')) await ackPhase(bed, config, results, DRAIN_SMALL_FOLDER, config.drainSmall);
