@@ -164,6 +164,22 @@ describe('bench delay proxy', () => {
     assert.equal(proxy.links[0].bytes['to-server'], total);
   });
 
+  it('keeps reading the sender while the window has room, though the receiver does not read', async () => {
+    const proxy = await start(2);
+    const client = await connect(proxy);
+    sockets.push(client);
+    const upstream = await server.next();
+    sockets.push(upstream);
+    upstream.pause();
+    const data = pattern(1024 * 1024, 4);
+    client.write(data);
+    while (proxy.links[0].bytes['to-server'] < data.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(proxy.links[0].pauses['to-server'], 0, 'a megabyte fits the 4 MiB window');
+    const got = receive(upstream, data.length);
+    upstream.resume();
+    assert.ok((await got).data.equals(data));
+  });
+
   it('passes a half-close on after the data before it, and the other side can still answer', async () => {
     const proxy = await start(10);
     const client = await connect(proxy);
