@@ -56,8 +56,16 @@ export class NodeRedEditor {
 
   /** Double-clicks a node and waits for its edit dialog. */
   async edit(id: string): Promise<void> {
-    await this.node(id).locator('.red-ui-flow-node').dblclick();
-    await this.trayButton('#node-dialog-ok').waitFor();
+    const ok = this.trayButton('#node-dialog-ok');
+    // Playwright dispatches the clicks and only then sees the editor's shade (fading in as the tray
+    // opens) over the node, and retries: the tray is open by then and covers the node, so the
+    // retries never end although the first double-click worked. Hence short tries, each followed
+    // by a look for the dialog.
+    for (let attempt = 0; attempt < 3 && (attempt === 0 || !(await ok.isVisible())); attempt++) {
+      await this.node(id).locator('.red-ui-flow-node').dblclick({ timeout: 5000 }).catch(() => undefined);
+      await ok.waitFor({ timeout: 5000 }).catch(() => undefined);
+    }
+    await ok.waitFor();
   }
 
   /** The topmost edit tray (config node dialogs stack on top of the node's). */
