@@ -33,6 +33,11 @@ export function segmentName(first: number, last: number): string {
   return `${pad(first)}-${pad(last)}.mails`;
 }
 
+/** Where the line of a mail that could not be read is kept (never read as a mail again). */
+export function setAsideName(seq: number): string {
+  return `${pad(seq)}.mail.bad`;
+}
+
 /** The mails a file name stands for; undefined for any other file. */
 export function parseSegmentName(name: string): SegmentFile | undefined {
   const segment = SEGMENT_NAME.exec(name);

@@ -12,10 +12,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { M365MailError } from '../core/errors';
+import { nextTurnOfLoop, TaskLimiter } from '../core/tasks';
 import { removeStaleTempFiles, replaceFileUnsynced, syncDirectory } from '../state/atomic-file';
 import type { SmtpEnvelope } from './compile';
 import { decodeMsg, encodeMsg } from './msg-codec';
-import { linesBySeq, readWatermark, segmentName, segmentsIn, WatermarkFile, type SegmentFile } from './outbox-files';
+import { linesBySeq, readWatermark, segmentName, segmentsIn, setAsideName, WatermarkFile, type SegmentFile } from './outbox-files';
 
 /** One mail in the outbox. */
 export interface OutboxMail {
@@ -195,7 +196,7 @@ export class Outbox {
     try {
       while (this.pending.length > 0) {
         // One turn of the event loop first: the msgs whose intake the last group freed join this one.
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurnOfLoop();
         if (this.pending.length < GROUP_TARGET && this.options.moreComing?.()) {
           // More mails are being composed: one commit for them all costs one fsync instead of many.
           await new Promise<void>((resolve) => { this.wakeGroup = resolve; });
@@ -214,7 +215,8 @@ export class Outbox {
     const pieces = cutIntoSegments(group).map((writes) => ({
       writes, segment: { name: segmentName(writes[0].seq, writes[writes.length - 1].seq), first: writes[0].seq, last: writes[writes.length - 1].seq },
     }));
-    const written = await settleAtMost(WRITERS, pieces.map(({ writes, segment }) => () => replaceFileUnsynced(path.join(this.dir, segment.name), `${writes.map((w) => w.text).join('\n')}\n`)));
+    const writers = new TaskLimiter(WRITERS);
+    const written = await Promise.allSettled(pieces.map(({ writes, segment }) => writers.run(() => replaceFileUnsynced(path.join(this.dir, segment.name), `${writes.map((w) => w.text).join('\n')}\n`))));
     let folderError: unknown;
     if (written.some((result) => result.status === 'fulfilled')) {
       try {
@@ -248,18 +250,21 @@ export class Outbox {
   /** The oldest mail's sequence number, unless an older one is still being written. */
   peek(): number | undefined {
     const first = this.queued[0];
-    if (first === undefined) return undefined;
-    for (const seq of this.writing) if (seq < first) return undefined;
-    return first;
+    return first !== undefined && first < this.oldestBeingWritten() ? first : undefined;
   }
 
   /** The mail after `seq` in order, when it is on disk and nothing older is still being written. */
   peekAfter(seq: number): number | undefined {
     const index = this.queued.indexOf(seq);
     const next = index === -1 ? undefined : this.queued[index + 1];
-    if (next === undefined) return undefined;
-    for (const writing of this.writing) if (writing < next) return undefined;
-    return next;
+    return next !== undefined && next < this.oldestBeingWritten() ? next : undefined;
+  }
+
+  /** The lowest sequence number still being written (Infinity when none is). */
+  private oldestBeingWritten(): number {
+    let oldest = Infinity;
+    for (const seq of this.writing) oldest = Math.min(oldest, seq);
+    return oldest;
   }
 
   private remember(seq: number, text: string): void {
@@ -340,9 +345,7 @@ export class Outbox {
     this.forget(seq);
     const at = this.queued.indexOf(seq);
     if (at !== -1) this.queued.splice(at, 1);
-    let lowest = this.queued[0] ?? this.nextSeq;
-    for (const writing of this.writing) lowest = Math.min(lowest, writing);
-    const done = lowest - 1;
+    const done = Math.min(this.queued[0] ?? this.nextSeq, this.oldestBeingWritten()) - 1;
     try {
       this.watermark.write(done);
     } catch (error) {
@@ -365,7 +368,7 @@ export class Outbox {
    */
   async setAside(seq: number): Promise<void> {
     const text = this.recent.get(seq) ?? this.lastRead?.lines.get(seq);
-    if (text !== undefined) await fs.writeFile(path.join(this.dir, `${String(seq).padStart(12, '0')}.mail.bad`), text, { mode: 0o600 }).catch(() => undefined);
+    if (text !== undefined) await fs.writeFile(path.join(this.dir, setAsideName(seq)), text, { mode: 0o600 }).catch(() => undefined);
     else {
       const segment = this.segmentOf(seq);
       if (segment) this.damaged.add(segment.name);
@@ -390,24 +393,6 @@ export class Outbox {
     this.recentChars = 0;
     return count;
   }
-}
-
-/** Runs the tasks, at most `limit` at a time, and settles each. */
-async function settleAtMost<T>(limit: number, tasks: Array<() => Promise<T>>): Promise<Array<PromiseSettledResult<T>>> {
-  const results: Array<PromiseSettledResult<T>> = new Array(tasks.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const index = next++;
-      try {
-        results[index] = { status: 'fulfilled', value: await tasks[index]() };
-      } catch (reason) {
-        results[index] = { status: 'rejected', reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return results;
 }
 
 function insertSorted<T>(list: T[], value: T, key: (item: T) => number): void {

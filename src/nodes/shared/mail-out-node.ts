@@ -3,6 +3,7 @@ import type { Node, NodeAPI, NodeStatus } from 'node-red';
 import { isAppOnly } from '../../auth/account-config';
 import type { MailOutConfig } from '../../config/mail-out-config';
 import { M365MailError } from '../../core/errors';
+import { nextTurnOfLoop, TaskLimiter } from '../../core/tasks';
 import { MailboxSender, Outbox, OutboxDrain, prepareMail, type DrainStatus, type SmtpTokenSource } from '../../smtp';
 import type { AccountNode } from '../m365-account/runtime';
 import type { AccountUser } from '../m365-account/users';
@@ -23,33 +24,6 @@ const STATUS_INTERVAL_MS = 250;
  * memory of msgs being prepared.
  */
 const INTAKE_CONCURRENCY = 64;
-
-function nextTurnOfLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Runs at most `limit` tasks at once, the rest in arrival order. */
-class Intake {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const start = (): void => {
-        this.running++;
-        task().then(resolve, reject).finally(() => {
-          this.running--;
-          this.waiting.shift()?.();
-        });
-      };
-      if (this.running < this.limit) start();
-      else this.waiting.push(start);
-    });
-  }
-}
-
 
 /**
  * The Node-RED side of m365-mail-out: each input msg is composed and written to the outbox before
@@ -194,7 +168,7 @@ export function runMailOutNode(RED: NodeAPI, node: Node, account: AccountNode, c
 
   // Msgs are composed and written a few at a time: a flow that emits 10,000 msgs at once then
   // costs memory for a few mails being prepared, not for 10,000 (Node-RED holds the rest queued).
-  const intake = new Intake(INTAKE_CONCURRENCY);
+  const intake = new TaskLimiter(INTAKE_CONCURRENCY);
   // Msgs are composed one after the other, in the order they arrived, each in a turn of the event
   // loop of its own: the SMTP session's replies are never held up for more than one mail's
   // composing (64 composed at once kept the loop busy ~10 ms at a time and slowed sending).
