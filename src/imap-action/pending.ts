@@ -9,11 +9,10 @@
  * replace with two fsyncs; the readers pace their checkpoints the same way).
  */
 import type { CheckpointStore } from '../state';
-import { isActionName, type ActionName } from './actions';
+import { isActionName } from './actions';
 import type { ActionRequest } from './request';
 
-/** One accepted request, as stored. */
-/** A request as kept on disk until the server confirmed it. */
+/** One accepted request, as kept on disk until the server confirmed it. */
 export interface StoredAction extends ActionRequest {
   id: number;
 }

@@ -55,12 +55,8 @@ export class SmtpSession {
   static async start(options: SmtpSessionOptions, fetchToken: TokenFetcher): Promise<SmtpSession> {
     const timeout = options.connectTimeoutMs ?? 30_000;
     let socket: net.Socket | undefined;
-    if (options.proxy) {
-      socket = await openTunnel({ proxy: options.proxy, host: options.host, port: options.port, timeoutMs: timeout });
-      // Hold the server's greeting until nodemailer listens (it resumes the socket then): a flowing
-      // socket without a 'data' listener drops what arrives, and the tunnel's listener is gone.
-      socket.pause();
-    }
+    // The tunnel comes paused, so the server's greeting waits until nodemailer listens (and resumes it).
+    if (options.proxy) socket = await openTunnel({ proxy: options.proxy, host: options.host, port: options.port, timeoutMs: timeout });
     const connection = new SMTPConnection({
       host: options.host,
       port: options.port,
