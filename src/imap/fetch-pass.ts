@@ -68,8 +68,10 @@ export class FetchPass {
   private recovery?: { uids: number[]; endUid: number };
   /** The backlog being handed over window by window (searched once). */
   private backlog?: BacklogPlan;
-  /** Dispositions need commands of their own between windows: a window then holds at most `batchSize` mails. */
+  /** Dispositions need commands of their own between windows. */
   private readonly disposes: boolean;
+  /** Most mails one FETCH hands over: a batch when its dispositions follow it, else no limit. */
+  private readonly windowMails: number;
 
   constructor(
     options: MailboxWatcherOptions,
@@ -87,6 +89,7 @@ export class FetchPass {
     this.downloadChunkBytes = options.downloadChunkBytes ?? 512 * 1024;
     this.holdAfterLargeBytes = options.holdAfterLargeBytes ?? 16 * 1024 * 1024;
     this.disposes = (options.disposition ?? ENGINE_DEFAULTS.imap.disposition) !== 'none';
+    this.windowMails = this.disposes ? this.batchSize : Infinity;
   }
 
   async checkOnce(session: WatchSession): Promise<{ delivered: number; more: boolean }> {
@@ -134,7 +137,7 @@ export class FetchPass {
    * change has its own list.
    */
   private async nextWindow(client: ImapClient, uidValidity: number, lastUid: number, selectedEndUid?: number): Promise<StreamWindow | undefined> {
-    const limits = { maxMails: this.disposes ? this.batchSize : undefined, afterLarge: this.afterLarge, maxSetLength: MAX_UID_SET_LENGTH };
+    const limits = { maxMails: this.windowMails, afterLarge: this.afterLarge, maxSetLength: MAX_UID_SET_LENGTH };
     if (this.recovery) return nextWindow({ uidValidity, uids: this.recovery.uids, large: [] }, lastUid, { ...limits, maxMails: this.batchSize });
     let plan = this.backlog;
     if (!plan || plan.uidValidity !== uidValidity || (plan.uids ? plan.uids[plan.uids.length - 1] : plan.throughUid) <= lastUid) {
@@ -182,8 +185,6 @@ export class FetchPass {
     // No RFC822.SIZE: a complete mail's size is its length, a large one's comes with its download
     // (every FETCH item costs imapflow parse work per mail, about 1 % of a drain).
     const query = { uid: true, flags: true, source: { start: 0, maxLength: limit } };
-    // With dispositions a window holds at most a batch (its dispositions follow it); an announced `n:*` is cut there.
-    const maxMails = this.disposes ? this.batchSize : Infinity;
     const delivered: number[] = [];
     const waiting: WaitingMail[] = [];
     let handedOver = 0;
@@ -236,7 +237,8 @@ export class FetchPass {
       } else if (this.criteria === 'unseen' && message.flags?.has('\\Seen')) {
         continue;
       }
-      if (handedOver + waiting.length >= maxMails) {
+      // An announced `n:*` is cut here too.
+      if (handedOver + waiting.length >= this.windowMails) {
         more = true;
         break;
       }
