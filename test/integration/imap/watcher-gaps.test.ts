@@ -12,6 +12,7 @@ import { EXCHANGE_IMAP_CAPABILITIES, startDovecot, type DovecotServer } from '..
 import { APPS, USERS } from '../../env/identity/directory';
 import { TESTBED_MAILBOXES } from '../../env/testbed';
 import { CHECKPOINT_KEY, daemonTokenSource, MemoryCheckpointStore, rawMail, readSource, startImapBed, subjectOf, type ImapBed } from './bed';
+import { waitFor } from '../nodes/wait-for';
 import { startImapRelay, type ImapRelay, type RelayBehaviour } from './imap-relay';
 
 interface Received {
@@ -29,15 +30,6 @@ interface Watched {
   statuses: WatcherStatus[];
   errors: M365MailError[];
   subjects(): string[];
-}
-
-/** Polls `condition` every 10 ms; fails after `timeoutMs` with `what`. */
-async function waitFor(condition: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** A token source that records every request and whether it asked for a fresh token. */

@@ -9,6 +9,7 @@ import type { Clock } from '../../../src/core/clock';
 import { MailboxWatcher, type MailboxWatcherOptions, type MailMeta, type WatcherStatus } from '../../../src/imap/watcher';
 import { USERS } from '../../env/identity/directory';
 import { CHECKPOINT_KEY, daemonTokenSource, MemoryCheckpointStore, rawMail, readSource, startImapBed, subjectOf, type ImapBed } from './bed';
+import { waitFor } from '../nodes/wait-for';
 import { startImapRelay, type ImapRelay } from './imap-relay';
 
 interface Drain {
@@ -17,14 +18,6 @@ interface Drain {
   received: Array<{ subject: string; meta: MailMeta }>;
   statuses: WatcherStatus[];
   errors: string[];
-}
-
-async function waitFor(condition: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** The backlog FETCHes (flags, size and source) a connection sent. */

@@ -68,6 +68,16 @@ describe('bench delay proxy', () => {
     return proxy;
   };
 
+  /** A proxy with `delayMs` each way, a client connected through it, and the server's side of that connection. */
+  const link = async (delayMs: number): Promise<{ proxy: DelayProxy; client: net.Socket; upstream: net.Socket }> => {
+    const proxy = await start(delayMs);
+    const client = await connect(proxy);
+    sockets.push(client);
+    const upstream = await server.next();
+    sockets.push(upstream);
+    return { proxy, client, upstream };
+  };
+
   beforeEach(async () => {
     server = await startServer();
   });
@@ -80,11 +90,7 @@ describe('bench delay proxy', () => {
 
   it('relays many chunks of both directions whole and in order, also with a delay', async () => {
     for (const delayMs of [0, 5]) {
-      const proxy = await start(delayMs);
-      const client = await connect(proxy);
-      sockets.push(client);
-      const upstream = await server.next();
-      sockets.push(upstream);
+      const { proxy, client, upstream } = await link(delayMs);
       const up = pattern(300_000, 1);
       const down = pattern(500_000, 2);
       const gotUp = receive(upstream, up.length);
@@ -105,11 +111,7 @@ describe('bench delay proxy', () => {
 
   it('holds every chunk for the delay in each direction, so a round trip costs twice the delay', async () => {
     const delayMs = 30;
-    const proxy = await start(delayMs);
-    const client = await connect(proxy);
-    sockets.push(client);
-    const upstream = await server.next();
-    sockets.push(upstream);
+    const { proxy, client, upstream } = await link(delayMs);
     upstream.on('data', (chunk: Buffer) => upstream.write(chunk)); // echo
     for (let i = 0; i < 3; i++) {
       const sentAt = performance.now();
@@ -123,11 +125,7 @@ describe('bench delay proxy', () => {
   });
 
   it('counts the flights of each side: the round trips the client waited for', async () => {
-    const proxy = await start(1);
-    const client = await connect(proxy);
-    sockets.push(client);
-    const upstream = await server.next();
-    sockets.push(upstream);
+    const { proxy, client, upstream } = await link(1);
     // greeting, then three exchanges: the client speaks three times, the server four.
     const reply = async (text: string): Promise<void> => {
       const got = receive(client, text.length);
@@ -146,11 +144,7 @@ describe('bench delay proxy', () => {
   });
 
   it('pauses the sender while the receiver does not read, and loses nothing when it reads again', async () => {
-    const proxy = await start(2);
-    const client = await connect(proxy);
-    sockets.push(client);
-    const upstream = await server.next();
-    sockets.push(upstream);
+    const { proxy, client, upstream } = await link(2);
     upstream.pause();
     const total = 64 * 1024 * 1024;
     const data = pattern(total, 3);
@@ -165,11 +159,7 @@ describe('bench delay proxy', () => {
   });
 
   it('keeps reading the sender while the window has room, though the receiver does not read', async () => {
-    const proxy = await start(2);
-    const client = await connect(proxy);
-    sockets.push(client);
-    const upstream = await server.next();
-    sockets.push(upstream);
+    const { proxy, client, upstream } = await link(2);
     upstream.pause();
     const data = pattern(1024 * 1024, 4);
     client.write(data);
@@ -181,11 +171,7 @@ describe('bench delay proxy', () => {
   });
 
   it('passes a half-close on after the data before it, and the other side can still answer', async () => {
-    const proxy = await start(10);
-    const client = await connect(proxy);
-    sockets.push(client);
-    const upstream = await server.next();
-    sockets.push(upstream);
+    const { proxy, client, upstream } = await link(10);
     const serverGot = receive(upstream, 5);
     const serverEnded = once(upstream, 'end');
     client.end('bye\r\n');
@@ -202,10 +188,7 @@ describe('bench delay proxy', () => {
   });
 
   it('drops the client when the server resets the connection', async () => {
-    const proxy = await start(5);
-    const client = await connect(proxy);
-    sockets.push(client);
-    const upstream = await server.next();
+    const { client, upstream } = await link(5);
     const error = once(client, 'error');
     upstream.resetAndDestroy();
     const [reason] = await error as [NodeJS.ErrnoException];
