@@ -2,17 +2,19 @@
  * Connect to first mail over a delayed link (default 20 ms each way = 40 ms round trip): how long
  * from the client's TCP connection until its first mail, how many round trips that took, and the
  * IMAP commands it sent on the way — for the plain imapflow script and for m365-imap-in. The
- * client reaches Dovecot through the delay relay and, behind it, the IMAP tap (bench/imap-tap.ts),
- * which lists the commands; the relay counts the client's flights (TLS handshake included).
+ * client reaches Dovecot through the delay relay and, behind it, the IMAP relay of the tests
+ * (test/integration/imap/imap-relay.ts), which notes the commands; the delay relay counts the
+ * client's flights (TLS handshake included). The IMAP relay's own leg is loopback.
  */
 import { USERS } from '../../test/env/identity/directory';
+import { describeClientLine, startImapRelay, type ImapRelay, type RelayConnection } from '../../test/integration/imap/imap-relay';
+import { preciseNow } from '../baselines/markers';
 import { withImapEndpoint, type BenchBed } from '../bed';
 import { BaselineProcess } from '../child';
 import type { BenchConfig } from '../config';
 import { forEachChunk } from '../corpus';
 import { DelayProxy, type LinkStats } from '../delay-proxy';
 import { ACCOUNT_ID, counter, flow, imapIn } from '../flows';
-import { ImapTap, type TappedConnection } from '../imap-tap';
 import { startBenchNodeRed } from '../node-red';
 import { Results, round } from '../results';
 import { warmFolders } from '../seed';
@@ -32,7 +34,15 @@ export interface ConnectRun {
   commands: Array<{ connection: number; flight: number; text: string }>;
 }
 
-function summarize(subject: string, startedAt: number, firstAt: number, links: LinkStats[], tapped: TappedConnection[]): ConnectRun {
+/** The commands of one connection up to `until`, without credentials (see describeClientLine). */
+function commandsUntil(connection: RelayConnection, until: number): ConnectRun['commands'] {
+  return connection.clientLines
+    .map((line, i) => ({ at: connection.clientLineTimes[i], flight: connection.clientLineFlights[i], line }))
+    .filter(({ at }) => at <= until)
+    .map(({ flight, line }) => ({ connection: connection.index, flight, text: describeClientLine(line) }));
+}
+
+function summarize(subject: string, startedAt: number, firstAt: number, links: LinkStats[], tapped: RelayConnection[]): ConnectRun {
   const first = links[0];
   if (!first) throw new Error(`${subject}: no connection reached the relay`);
   return {
@@ -40,11 +50,11 @@ function summarize(subject: string, startedAt: number, firstAt: number, links: L
     startToFirstMs: firstAt - startedAt,
     connectToFirstMs: firstAt - first.openedAt,
     roundTrips: links.reduce((sum, link) => sum + link.clientFlightStarts.filter((at) => at <= firstAt).length, 0),
-    commands: tapped.flatMap((connection) => connection.lines.filter((line) => line.at <= firstAt).map((line) => ({ connection: connection.id, flight: line.flight, text: line.text }))),
+    commands: tapped.flatMap((connection) => commandsUntil(connection, firstAt)),
   };
 }
 
-async function scriptRun(bed: BenchBed, relay: DelayProxy, tap: ImapTap): Promise<ConnectRun> {
+async function scriptRun(bed: BenchBed, relay: DelayProxy, tap: ImapRelay): Promise<ConnectRun> {
   const links = relay.links.length;
   const tapped = tap.connections.length;
   const child = new BaselineProcess('imapflow-drain.ts', {
@@ -60,7 +70,7 @@ async function scriptRun(bed: BenchBed, relay: DelayProxy, tap: ImapTap): Promis
   }
 }
 
-async function nodeRedRun(bed: BenchBed, relay: DelayProxy, tap: ImapTap): Promise<ConnectRun> {
+async function nodeRedRun(bed: BenchBed, relay: DelayProxy, tap: ImapRelay): Promise<ConnectRun> {
   const red = await startBenchNodeRed();
   try {
     const links = relay.links.length;
@@ -87,7 +97,12 @@ export function commandList(run: ConnectRun): string {
 export async function connectPhase(bed: BenchBed, config: BenchConfig, results: Results): Promise<ConnectRun[]> {
   await forEachChunk(0, CONNECT_MAILS, CONNECT_MAILS, (mails) => bed.dovecot.deliverMany(USERS.alice, mails, { folder: CONNECT_FOLDER }));
   await warmFolders(bed, [USERS.alice], [CONNECT_FOLDER]);
-  const tap = await ImapTap.start({ cert: bed.ca.serverCertPem, key: bed.ca.serverKeyPem, ca: bed.ca.caCertPem, targetHost: bed.dovecot.host, targetPort: bed.dovecot.imapPort });
+  // TLS with the server's own certificate (clients still verify it), relayed to Dovecot.
+  const tap = await startImapRelay({
+    upstream: { host: bed.dovecot.host, port: bed.dovecot.imapPort, caPem: bed.ca.caCertPem },
+    tls: { certPem: bed.ca.serverCertPem, keyPem: bed.ca.serverKeyPem },
+    clock: preciseNow,
+  });
   const relay = await DelayProxy.start({ targetHost: tap.host, targetPort: tap.port, delayMs: config.connectDelay });
   try {
     const relayed = withImapEndpoint(bed, relay);

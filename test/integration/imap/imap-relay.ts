@@ -1,9 +1,15 @@
 /**
- * A scriptable IMAP endpoint for the tests of what Dovecot cannot be made to do: a TLS server on
- * 127.0.0.1 (the test bed's certificate) that per accepted connection either relays to the real
- * Dovecot behind it — watching what the client sends and able to inject a line such as Exchange's
+ * A scriptable IMAP endpoint for the tests of what Dovecot cannot be made to do, and the bench's
+ * window on what a client says: a TLS server on 127.0.0.1 (the test bed's certificate, which
+ * clients still verify) that per accepted connection either relays to the real Dovecot behind it
+ * over a verified TLS connection of its own — noting every line the client sends, when, and in
+ * which flight, and able to inject a line such as Exchange's
  * `* BYE Session invalidated - AccessTokenExpired` — or plays a fake server that refuses the login
  * with a scripted answer (e.g. Exchange's throttling text).
+ *
+ * The bench's connect phase lists the commands a client sends from connect to its first mail with
+ * `describeClientLine`, which keeps no credentials (AUTHENTICATE and LOGIN keep only their
+ * mechanism, SASL continuation lines are not shown); literals are never taken for lines.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -19,10 +25,16 @@ export interface RelayConnection {
   index: number;
   acceptedAt: number;
   behaviour: RelayBehaviour['kind'];
-  /** Lines the client sent (literal data included as it came), without CRLF. */
+  /** Lines the client sent, without CRLF; literal data ({n} / {n+} at a line's end) is skipped. */
   clientLines: string[];
-  /** When the client sent each line (ms since epoch), same order as clientLines. */
+  /** When the client sent each line (ms since epoch, by the relay's clock), same order as clientLines. */
   clientLineTimes: number[];
+  /**
+   * Which client flight each line went in, same order as clientLines: lines sent one after the
+   * other without the server answering in between share a flight (pipelined); each new flight
+   * waited a round trip.
+   */
+  clientLineFlights: number[];
   closed: boolean;
 }
 
@@ -33,6 +45,8 @@ export interface ImapRelayOptions {
   tls: { certPem: string; keyPem: string };
   /** Chooses the behaviour of connection number `index` (1-based). Default: relay all. */
   behaviour?: (index: number) => RelayBehaviour;
+  /** The clock for acceptedAt and the line times (ms since epoch). Default: Date.now. */
+  clock?: () => number;
 }
 
 export interface ImapRelay {
@@ -52,17 +66,44 @@ export interface ImapRelay {
 
 const FAKE_CAPABILITIES = 'IMAP4rev1 SASL-IR AUTH=XOAUTH2 ID IDLE';
 
-/** Calls `onLine` for every CRLF-terminated line arriving on `socket`. */
-function readLines(socket: net.Socket, onLine: (line: string) => void): void {
-  let buffered = '';
-  socket.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('latin1');
-    let end: number;
-    while ((end = buffered.indexOf('\r\n')) >= 0) {
-      onLine(buffered.slice(0, end));
-      buffered = buffered.slice(end + 2);
+/** "A3 UID FETCH 1:* (…)" → "UID FETCH 1:* (…)"; credentials and continuation data left out. */
+export function describeClientLine(line: string): string {
+  const match = /^[A-Za-z0-9.]+ ([A-Za-z]+)(?: (.*))?$/.exec(line);
+  if (!match) return /^DONE$/i.test(line) ? 'DONE' : '(continuation)';
+  const command = match[1].toUpperCase();
+  const rest = match[2] ?? '';
+  if (command === 'AUTHENTICATE') return `AUTHENTICATE ${rest.split(' ')[0]} …`;
+  if (command === 'LOGIN') return 'LOGIN …';
+  const shown = rest.length > 80 ? `${rest.slice(0, 80)}…` : rest;
+  return shown ? `${command} ${shown}` : command;
+}
+
+/** Splits the client's byte stream into lines, skipping literals ({n} / {n+} at a line's end). */
+export class ClientLines {
+  private pending = Buffer.alloc(0);
+  private skip = 0;
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      if (this.skip > 0) {
+        const skipped = Math.min(this.skip, data.length);
+        this.skip -= skipped;
+        data = data.subarray(skipped);
+        if (this.skip > 0) break;
+      }
+      const end = data.indexOf('\r\n');
+      if (end < 0) break;
+      const line = data.subarray(0, end).toString('latin1');
+      data = data.subarray(end + 2);
+      const literal = /\{(\d+)\+?\}$/.exec(line);
+      if (literal) this.skip = Number(literal[1]);
+      this.onLine(line);
     }
-  });
+    this.pending = Buffer.from(data);
+  }
 }
 
 /** Starts the relay on a free port of 127.0.0.1. */
@@ -70,13 +111,14 @@ export function startImapRelay(options: ImapRelayOptions): Promise<ImapRelay> {
   const connections: RelayConnection[] = [];
   const live = new Map<RelayConnection, { client: tls.TLSSocket; upstream?: tls.TLSSocket }>();
   const sockets = new Set<net.Socket>();
+  const now = options.clock ?? Date.now;
 
   const server = tls.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (client) => {
     sockets.add(client);
     client.on('error', () => undefined);
     const behaviour = options.behaviour?.(connections.length + 1) ?? { kind: 'relay' };
     const record: RelayConnection = {
-      index: connections.length + 1, acceptedAt: Date.now(), behaviour: behaviour.kind, clientLines: [], clientLineTimes: [], closed: false,
+      index: connections.length + 1, acceptedAt: now(), behaviour: behaviour.kind, clientLines: [], clientLineTimes: [], clientLineFlights: [], closed: false,
     };
     connections.push(record);
     const entry: { client: tls.TLSSocket; upstream?: tls.TLSSocket } = { client };
@@ -92,11 +134,17 @@ export function startImapRelay(options: ImapRelayOptions): Promise<ImapRelay> {
       }
     };
     client.on('close', finish);
-    readLines(client, (line) => {
+    let flight = 0;
+    let serverSpokeSinceLastLine = true;
+    const lines = new ClientLines((line) => {
+      if (serverSpokeSinceLastLine) flight++;
+      serverSpokeSinceLastLine = false;
       record.clientLines.push(line);
-      record.clientLineTimes.push(Date.now());
-      if (behaviour.kind === 'refuse-login') answerFake(client, line, behaviour.loginReply, finish);
+      record.clientLineTimes.push(now());
+      record.clientLineFlights.push(flight);
+      if (behaviour.kind === 'refuse-login' && answerFake(client, line, behaviour.loginReply, finish)) serverSpokeSinceLastLine = true;
     });
+    client.on('data', (chunk: Buffer) => lines.push(chunk));
 
     if (behaviour.kind === 'refuse-login') {
       client.write(`* OK [CAPABILITY ${FAKE_CAPABILITIES}] The Microsoft Exchange IMAP4 service is ready.\r\n`);
@@ -107,11 +155,14 @@ export function startImapRelay(options: ImapRelayOptions): Promise<ImapRelay> {
     sockets.add(upstream);
     upstream.on('error', () => undefined);
     upstream.on('close', finish);
+    upstream.on('data', () => { serverSpokeSinceLastLine = true; });
     client.pipe(upstream);
     upstream.pipe(client);
   });
 
   return new Promise((resolve, reject) => {
+    // A client that gives up during the handshake is no failure of the relay.
+    server.on('tlsClientError', () => undefined);
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address() as net.AddressInfo;
@@ -143,10 +194,10 @@ export function startImapRelay(options: ImapRelayOptions): Promise<ImapRelay> {
   });
 }
 
-/** The fake server's answers: just enough of IMAP for a client to reach the login. */
-function answerFake(client: tls.TLSSocket, line: string, loginReply: string, finish: () => void): void {
+/** The fake server's answers: just enough of IMAP for a client to reach the login. Returns whether it answered. */
+function answerFake(client: tls.TLSSocket, line: string, loginReply: string, finish: () => void): boolean {
   const [tag, command = ''] = line.split(' ');
-  if (!tag || client.destroyed) return;
+  if (!tag || client.destroyed) return false;
   switch (command.toUpperCase()) {
     case 'CAPABILITY':
       client.write(`* CAPABILITY ${FAKE_CAPABILITIES}\r\n${tag} OK CAPABILITY completed.\r\n`);
@@ -165,4 +216,5 @@ function answerFake(client: tls.TLSSocket, line: string, loginReply: string, fin
     default:
       client.write(`${tag} BAD Command Error. 10\r\n`);
   }
+  return true;
 }

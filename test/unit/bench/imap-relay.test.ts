@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { ClientLines, describeClientLine } from '../../../bench/imap-tap';
+import { ClientLines, describeClientLine } from '../../integration/imap/imap-relay';
 
-describe('bench IMAP tap', () => {
+describe('IMAP relay (tests and the bench\'s connect phase)', () => {
   it('lists commands without the credentials they carry', () => {
     assert.equal(describeClientLine('A2 AUTHENTICATE XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBzZWNyZXQBAQ=='), 'AUTHENTICATE XOAUTH2 …');
     assert.equal(describeClientLine('A2 LOGIN alice s3cret'), 'LOGIN …');
