@@ -197,7 +197,9 @@ function toMailError(error: unknown, fallbackKind: ErrorKind): M365MailError {
 /** Builds a fresh object without the keys whose value is undefined (cleaner in the debug sidebar). */
 export function dropUndefined<T extends object>(value: T): T {
   const result: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(value)) {
+  // Own keys only, without Object.entries' array per key (this runs for every mail and attachment).
+  for (const key of Object.keys(value)) {
+    const entry = (value as Record<string, unknown>)[key];
     if (entry !== undefined) result[key] = entry;
   }
   return result as T;

@@ -21,9 +21,17 @@ const ADDRESS_HEADERS = new Set([
 /** Applies every bound; tells afterwards which HTML parts' text is still to be filled in. */
 export function boundParserWork(parser: MailParser): { deferred?: DeferredHtml } {
   const pending: PendingParts = new Map();
-  adjustTextToHtml(parser, pending);
+  const textContent: TextContentState = {};
+  adjustTextToHtml(parser, pending, textContent);
   capHeaders(parser);
-  return deferLargeHtmlToText(parser, pending);
+  endDecoderOnce(parser);
+  return deferLargeHtmlToText(parser, pending, textContent);
+}
+
+/** What getTextContent found out about the mail before building its text and HTML. */
+interface TextContentState {
+  /** The mail's HTML is built from text parts too (text outside any multipart/alternative beside HTML). */
+  htmlFromText?: boolean;
 }
 
 interface HeaderLine {
@@ -43,26 +51,33 @@ function capHeaders(parser: MailParser): void {
   const processHeaders = internals.processHeaders;
   if (typeof processHeaders !== 'function') return;
   let addressCharsLeft = ADDRESS_HEADER_CHARS;
-  const cutAt = (line: HeaderLine & { line: string }, separator: string, room: number): HeaderLine[] => {
+  const cutAt = (line: HeaderLine & { line: string }, separator: string, room: number): HeaderLine | undefined => {
     const cut = line.line.lastIndexOf(separator, room);
-    return cut > 0 ? [{ ...line, line: line.line.slice(0, cut) }] : [];
+    return cut > 0 ? { ...line, line: line.line.slice(0, cut) } : undefined;
+  };
+  /** The line as it is, cut, or undefined when nothing of it fits. */
+  const capped = (line: HeaderLine): HeaderLine | undefined => {
+    if (!line || typeof line.line !== 'string') return line;
+    const key = String(line.key);
+    const text = line as HeaderLine & { line: string };
+    if (PARAMETER_HEADERS.has(key)) return text.line.length <= PARAMETER_HEADER_CHARS ? line : cutAt(text, ';', PARAMETER_HEADER_CHARS);
+    if (!ADDRESS_HEADERS.has(key)) return line;
+    if (text.line.length <= addressCharsLeft) {
+      addressCharsLeft -= text.line.length;
+      return line;
+    }
+    const room = addressCharsLeft;
+    addressCharsLeft = 0;
+    return cutAt(text, ',', room);
   };
   internals.processHeaders = function (this: unknown, lines: HeaderLine[]): unknown {
-    const capped = (Array.isArray(lines) ? lines : []).flatMap((line): HeaderLine[] => {
-      if (!line || typeof line.line !== 'string') return [line];
-      const key = String(line.key);
-      const text = line as HeaderLine & { line: string };
-      if (PARAMETER_HEADERS.has(key)) return text.line.length <= PARAMETER_HEADER_CHARS ? [line] : cutAt(text, ';', PARAMETER_HEADER_CHARS);
-      if (!ADDRESS_HEADERS.has(key)) return [line];
-      if (text.line.length <= addressCharsLeft) {
-        addressCharsLeft -= text.line.length;
-        return [line];
-      }
-      const room = addressCharsLeft;
-      addressCharsLeft = 0;
-      return cutAt(text, ',', room);
-    });
-    return processHeaders.call(this, capped);
+    // A plain loop: this runs for every part of every mail.
+    const kept: HeaderLine[] = [];
+    for (const line of Array.isArray(lines) ? lines : []) {
+      const result = capped(line);
+      if (result !== undefined) kept.push(result);
+    }
+    return processHeaders.call(this, kept);
   };
 }
 
@@ -87,10 +102,11 @@ type PendingParts = Map<string, string>;
 /**
  * mailparser calls textToHtml for every text part to build `textAsHtml` (HTML-escaped text),
  * which no msg field carries, and to build the `html` of a mail that mixes text and HTML parts. It
- * is skipped for mails without any HTML part, where it can feed nothing else. A marker of a
- * deferred HTML part (see deferLargeHtmlToText) gives back that part's HTML.
+ * is skipped for mails without any HTML part, and for mails whose HTML comes from HTML parts
+ * alone (text and HTML as alternatives: the usual newsletter), where it can feed nothing else.
+ * A marker of a deferred HTML part (see deferLargeHtmlToText) gives back that part's HTML.
  */
-function adjustTextToHtml(parser: MailParser, pending: PendingParts): void {
+function adjustTextToHtml(parser: MailParser, pending: PendingParts, state: TextContentState): void {
   const internals = parser as unknown as { hasHtml?: unknown; textToHtml?: (text: string) => string };
   const convert = internals.textToHtml;
   if (typeof convert !== 'function') return;
@@ -98,7 +114,29 @@ function adjustTextToHtml(parser: MailParser, pending: PendingParts): void {
     const html = pending.get(text);
     if (html !== undefined) return html;
     // Not knowing (another mailparser version) means converting, as mailparser would.
-    return this.hasHtml === false ? '' : convert.call(this, text);
+    return this.hasHtml === false || state.htmlFromText === false ? '' : convert.call(this, text);
+  };
+}
+
+/**
+ * At the end of a mail mailparser ends the last part's decoder a second time; Node then builds an
+ * ERR_STREAM_ALREADY_FINISHED error with its stack trace that nobody sees (about 1 % of a drain).
+ * A decoder that has finished is not ended again; anything else goes on as in mailparser.
+ */
+function endDecoderOnce(parser: MailParser): void {
+  const internals = parser as unknown as { curnode?: { decoder?: { writableFinished?: unknown } | null }; endStream?: () => unknown };
+  const endStream = internals.endStream;
+  if (typeof endStream !== 'function') return;
+  internals.endStream = function (this: typeof internals): unknown {
+    const node = this.curnode;
+    const decoder = node?.decoder;
+    if (!node || !decoder || decoder.writableFinished !== true) return endStream.call(this);
+    node.decoder = null;
+    try {
+      return endStream.call(this);
+    } finally {
+      node.decoder = decoder;
+    }
   };
 }
 
@@ -111,12 +149,13 @@ function adjustTextToHtml(parser: MailParser, pending: PendingParts): void {
  * without blocking) and `html` gets the part's HTML back through textToHtml, so both come out as
  * mailparser would build them.
  */
-function deferLargeHtmlToText(parser: MailParser, pending: PendingParts): { deferred?: DeferredHtml } {
+function deferLargeHtmlToText(parser: MailParser, pending: PendingParts, textContent: TextContentState): { deferred?: DeferredHtml } {
   const state: { deferred?: DeferredHtml } = {};
   const internals = parser as unknown as { tree?: MimeNode; hasText?: unknown; getTextContent?: () => unknown };
   const getTextContent = internals.getTextContent;
   if (typeof getTextContent !== 'function') return state;
   internals.getTextContent = function (this: typeof internals): unknown {
+    textContent.htmlFromText = textOutsideAlternatives(this.tree);
     const converted = htmlPartsMailparserConverts(this.tree, this.hasText === true);
     if (converted.reduce((sum, node) => sum + (node.textContent?.length ?? 0), 0) <= INLINE_HTML_CHARS) return getTextContent.call(this);
     const prefix = `m365htmlpart${randomBytes(6).toString('hex')}n`;
@@ -145,12 +184,27 @@ function deferLargeHtmlToText(parser: MailParser, pending: PendingParts): { defe
  * multipart/alternative when the mail has a text part, or the root part of a mail without one.
  */
 function htmlPartsMailparserConverts(root: MimeNode | undefined, hasText: boolean): MimeNode[] {
+  return partsWithText(root, (node, alternative) => node.contentType === 'text/html'
+    && ((!alternative && hasText) || (node.root === true && !hasText)));
+}
+
+/**
+ * Whether getTextContent turns text parts into HTML for the mail's `html`: the text parts
+ * (text/plain, a delivery status) outside any multipart/alternative, as mailparser does when the
+ * mail has HTML too. (A deferred HTML part, presented to it as such a text part, gets its HTML
+ * back from `pending` whatever this says.)
+ */
+function textOutsideAlternatives(root: MimeNode | undefined): boolean {
+  return partsWithText(root, (node, alternative) => !alternative && (node.contentType === 'text/plain' || node.contentType === 'message/delivery-status')).length > 0;
+}
+
+/** The parts with text content for which `accept` holds, in order; `alternative`: inside a multipart/alternative. */
+function partsWithText(root: MimeNode | undefined, accept: (node: MimeNode, alternative: boolean) => boolean): MimeNode[] {
   const found: MimeNode[] = [];
   const pending: Array<{ node: MimeNode; alternative: boolean }> = root ? [{ node: root, alternative: false }] : [];
   for (let entry = pending.pop(); entry; entry = pending.pop()) {
     const { node, alternative } = entry;
-    if (node.contentType === 'text/html' && typeof node.textContent === 'string' && node.textContent !== ''
-      && ((!alternative && hasText) || (node.root === true && !hasText))) found.push(node);
+    if (typeof node.textContent === 'string' && node.textContent !== '' && accept(node, alternative)) found.push(node);
     const inAlternative = alternative || node.contentType === 'multipart/alternative';
     if (Array.isArray(node.children)) for (let i = node.children.length - 1; i >= 0; i--) pending.push({ node: node.children[i], alternative: inAlternative });
   }

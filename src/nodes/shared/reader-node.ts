@@ -9,7 +9,7 @@ import type { MailProtocol } from '../../core/protocol';
 import type { AccountNode } from '../m365-account/runtime';
 import type { AccountUser } from '../m365-account/users';
 import { reportError, runtimeTranslator, type NodeProps } from './red';
-import { showStatus, type StatusState } from './status';
+import { NewCountPacer, showStatus, type StatusState } from './status';
 
 /** What the IMAP watcher and the POP3 poller have in common, as seen by the node. */
 export interface MailEngine {
@@ -79,6 +79,7 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
   let stopping: Promise<void> = Promise.resolve();
   let closed = false;
   let lastErrorKind: ErrorKind | undefined;
+  const newCounts = new NewCountPacer();
 
   const deliver = async (source: Buffer | NodeJS.ReadableStream, meta: MailMeta): Promise<void> => {
     try {
@@ -106,10 +107,13 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
     onStatus: (status) => {
       if (closed) return;
       if (status.state !== 'error') lastErrorKind = undefined;
+      if (status.state !== 'error' && status.newCount && status.newCount > 0) {
+        if (newCounts.countDue()) showStatus(node, { state: 'new', count: status.newCount }, t);
+        return;
+      }
+      newCounts.otherState();
       if (status.state === 'error') {
         showStatus(node, { state: 'error', errorKind: status.errorKind ?? lastErrorKind }, t);
-      } else if (status.newCount && status.newCount > 0) {
-        showStatus(node, { state: 'new', count: status.newCount }, t);
       } else if ((KNOWN_STATES as string[]).includes(status.state)) {
         showStatus(node, { state: status.state as StatusState }, t);
       }

@@ -1,4 +1,5 @@
 import type { Node, NodeStatus } from 'node-red';
+import { systemClock, type Clock } from '../../core/clock';
 import type { ErrorKind } from '../../core/errors';
 
 /** The few node states users see. */
@@ -57,4 +58,29 @@ export function toNodeStatus(update: StatusUpdate, t: Translate): NodeStatus {
 /** Sets the status of a node. */
 export function showStatus(node: Node, update: StatusUpdate, t: Translate): void {
   node.status(toNodeStatus(update, t));
+}
+
+/**
+ * Paces a reader's "N new" status while it hands over a backlog: a count that merely went down is
+ * shown at most every `intervalMs` (each one costs a translation and a status event to every
+ * editor), while any other state is shown at once and lets the next count through. The last
+ * count needs no catching up: a pass always ends in another state (watching, error, paused).
+ */
+export class NewCountPacer {
+  private lastCountAt = -Infinity;
+
+  constructor(private readonly intervalMs = 250, private readonly clock: Pick<Clock, 'now'> = systemClock) {}
+
+  /** Whether a new count is to be shown now. */
+  countDue(): boolean {
+    const now = this.clock.now();
+    if (now - this.lastCountAt < this.intervalMs) return false;
+    this.lastCountAt = now;
+    return true;
+  }
+
+  /** Another state was shown: the next count is due at once. */
+  otherState(): void {
+    this.lastCountAt = -Infinity;
+  }
 }

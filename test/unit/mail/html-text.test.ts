@@ -50,6 +50,43 @@ describe('HTML to text without blocking', function () {
     assert.match(payload, /Hello world, a link \[https:\/\/example\.com\/x\?y=1\] & some more text\./);
   });
 
+  it('builds html as mailparser does whether text parts feed it (mixed, delivery report) or not (alternatives)', async () => {
+    const shapes: Record<string, string[]> = {
+      alternative: [
+        'Content-Type: multipart/alternative; boundary="a"', '',
+        '--a', 'Content-Type: text/plain', '', 'plain <b>not bold</b> & more', '--a', 'Content-Type: text/html', '', '<p>the <b>html</b></p>', '--a--',
+      ],
+      'alternative beside an attachment': [
+        'Content-Type: multipart/mixed; boundary="m"', '', '--m', 'Content-Type: multipart/alternative; boundary="a"', '',
+        '--a', 'Content-Type: text/plain', '', 'plain text', '--a', 'Content-Type: text/html', '', '<p>html</p>', '--a--',
+        '--m', 'Content-Type: application/octet-stream; name="x.bin"', 'Content-Transfer-Encoding: base64', '', 'AAEC', '--m--',
+      ],
+      'text beside HTML (mixed)': [
+        'Content-Type: multipart/mixed; boundary="m"', '',
+        '--m', 'Content-Type: text/plain', '', 'first <text> & part', '--m', 'Content-Type: text/html', '', '<p>html part</p>', '--m--',
+      ],
+      'alternative, then a text part': [
+        'Content-Type: multipart/mixed; boundary="m"', '', '--m', 'Content-Type: multipart/alternative; boundary="a"', '',
+        '--a', 'Content-Type: text/plain', '', 'alt text', '--a', 'Content-Type: text/html', '', '<p>alt html</p>', '--a--',
+        '--m', 'Content-Type: text/plain', '', 'a footer <with> markup', '--m--',
+      ],
+      'delivery report with HTML': [
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="r"', '',
+        '--r', 'Content-Type: text/html', '', '<p>could not deliver</p>',
+        '--r', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.example.com', '', 'Final-Recipient: rfc822; <x@example.com>', 'Status: 5.1.1', '--r--',
+      ],
+      'text only': ['Content-Type: text/plain', '', 'just <text>'],
+      'HTML only': ['Content-Type: text/html', '', '<p>just <i>html</i></p>'],
+    };
+    for (const [shape, body] of Object.entries(shapes)) {
+      const raw = mail(['From: a@example.com', `Subject: ${shape}`, 'MIME-Version: 1.0', ...body]);
+      // Links in text parts are not detected (see parseMail), so the reference skips them too.
+      const [msg, reference] = await Promise.all([buildMailMessage(raw, { meta }), simpleParser(raw, { skipTextLinks: true })]);
+      assert.equal(msg.html, reference.html || undefined, `html of "${shape}"`);
+      assert.equal(msg.payload, reference.text ?? '', `text of "${shape}"`);
+    }
+  });
+
   it('converts HTML nested 240,000 levels deep with the simple conversion', async () => {
     const html = `<html><body>${'<div>'.repeat(240_000)}deep &amp; deeper</body></html>`;
     assert.equal(await nestsDeeperThan(html, 1000), true);
