@@ -111,7 +111,8 @@ function adjustTextToHtml(parser: MailParser, pending: PendingParts, state: Text
   const convert = internals.textToHtml;
   if (typeof convert !== 'function') return;
   internals.textToHtml = function (this: { hasHtml?: unknown }, text: string): string {
-    const html = pending.get(text);
+    // Looking a text up hashes all of it: only when there are markers to find.
+    const html = pending.size > 0 ? pending.get(text) : undefined;
     if (html !== undefined) return html;
     // Not knowing (another mailparser version) means converting, as mailparser would.
     return this.hasHtml === false || state.htmlFromText === false ? '' : convert.call(this, text);
