@@ -2,16 +2,14 @@
  * One pass of the watcher over the selected folder: reconcile the checkpoint (recovering mail after
  * a UIDVALIDITY change), retry waiting dispositions, and hand over the next window of mail: mail
  * the server just announced by `UID FETCH last+1:*`, else the next window of the backlog (see
- * stream-window.ts), each from one UID FETCH with a streaming parse, holding complete mails
- * behind a large one that is downloaded after the FETCH. Then the dispositions of what was handed
- * over. `batchSize` is the unit of status and progress inside a window, not of waiting for the
- * server.
+ * stream-window.ts), each handed over from one UID FETCH with a streaming parse, then the
+ * dispositions of what was handed over (window-delivery.ts). `batchSize` is the unit of status
+ * and progress inside a window, not of waiting for the server.
  */
 import type { MailboxObject, SearchObject } from 'imapflow';
-import { M365MailError, isM365MailError } from '../core/errors';
-import type { EngineReporter } from '../engine/reporter';
+import { M365MailError } from '../core/errors';
 import { ENGINE_DEFAULTS, type Criteria } from '../engine/options';
-import { handOverError, type RetryBudget } from '../engine/shell';
+import type { RetryBudget } from '../engine/shell';
 import {
   buildRecoveryQuery, buildSearchQuery, compactUidSet, qualifyingUids, reconcileCheckpoint, selectRecovered, type Checkpoint,
 } from './checkpoint-policy';
@@ -20,28 +18,10 @@ import type { ImapClient } from './connection';
 import type { DispositionQueue } from './disposition-queue';
 import type { WatchSession } from './session';
 import { nextWindow, type BacklogPlan, type StreamWindow } from './stream-window';
-import type { MailboxWatcherOptions, MailMeta, MailSource, WatcherStatus, WatcherWarning } from './watcher-types';
+import type { MailboxWatcherOptions, WatcherWarning } from './watcher-types';
+import { WindowDelivery, type DeliverySettings, type FetchContext } from './window-delivery';
 
-type DeliveryOutcome = 'delivered' | 'skipped' | 'retry-later';
-
-/** A mail of a FETCH on its way: complete, too large for the FETCH (downloaded later), or gone. */
-interface WaitingMail {
-  kind: 'mail' | 'large' | 'gone';
-  uid: number;
-  flags?: Set<string>;
-  size?: number;
-  source?: Buffer;
-}
-
-/** What a pass needs from its watcher. */
-export interface FetchContext {
-  mailbox: string;
-  report: EngineReporter<WatcherStatus>;
-  onMail(source: MailSource, meta: MailMeta): Promise<void>;
-  onWarning(warning: WatcherWarning): void;
-  /** The session is the watcher's current one, open, and the watcher neither paused nor stopped. */
-  isActive(session: WatchSession): boolean;
-}
+export type { FetchContext } from './window-delivery';
 
 /** Up to this many newly announced mails are fetched straight away, without SEARCH. */
 const ANNOUNCED_FETCH_MAX = 20;
@@ -57,21 +37,13 @@ export const DEFAULT_STREAM_THRESHOLD_BYTES = 4 * 1024 * 1024;
 const MAX_UID_SET_LENGTH = 8_000;
 
 export class FetchPass {
-  private readonly folder: string;
-  private readonly criteria: Criteria;
+  private readonly settings: DeliverySettings;
   private readonly customCriteria?: SearchObject;
-  private readonly batchSize: number;
-  private readonly streamThreshold: number;
-  private readonly downloadChunkBytes: number;
-  private readonly holdAfterLargeBytes: number;
+  private readonly delivery: WindowDelivery;
   /** After a UIDVALIDITY change: mail that arrived since the old checkpoint, handed over before anything else. */
   private recovery?: { uids: number[]; endUid: number };
   /** The backlog being handed over window by window (searched once). */
   private backlog?: BacklogPlan;
-  /** Dispositions need commands of their own between windows. */
-  private readonly disposes: boolean;
-  /** Most mails one FETCH hands over: a batch when its dispositions follow it, else no limit. */
-  private readonly windowMails: number;
 
   constructor(
     options: MailboxWatcherOptions,
@@ -81,15 +53,29 @@ export class FetchPass {
     /** Failed hand-overs per UID; in memory. */
     private readonly budget: RetryBudget<number>,
   ) {
-    this.folder = options.folder || 'INBOX';
-    this.criteria = options.criteria ?? ENGINE_DEFAULTS.imap.criteria;
+    const batchSize = Math.max(1, Math.floor(options.batchSize ?? ENGINE_DEFAULTS.batchSize));
+    // Dispositions need commands of their own between windows.
+    const disposes = (options.disposition ?? ENGINE_DEFAULTS.imap.disposition) !== 'none';
+    this.settings = {
+      folder: options.folder || 'INBOX',
+      criteria: options.criteria ?? ENGINE_DEFAULTS.imap.criteria,
+      batchSize,
+      streamThreshold: options.streamThresholdBytes ?? DEFAULT_STREAM_THRESHOLD_BYTES,
+      downloadChunkBytes: options.downloadChunkBytes ?? 512 * 1024,
+      holdAfterLargeBytes: options.holdAfterLargeBytes ?? 16 * 1024 * 1024,
+      disposes,
+      windowMails: disposes ? batchSize : Infinity,
+    };
     this.customCriteria = options.customCriteria;
-    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? ENGINE_DEFAULTS.batchSize));
-    this.streamThreshold = options.streamThresholdBytes ?? DEFAULT_STREAM_THRESHOLD_BYTES;
-    this.downloadChunkBytes = options.downloadChunkBytes ?? 512 * 1024;
-    this.holdAfterLargeBytes = options.holdAfterLargeBytes ?? 16 * 1024 * 1024;
-    this.disposes = (options.disposition ?? ENGINE_DEFAULTS.imap.disposition) !== 'none';
-    this.windowMails = this.disposes ? this.batchSize : Infinity;
+    this.delivery = new WindowDelivery(this.settings, context, keeper, queue, budget);
+  }
+
+  private get folder(): string {
+    return this.settings.folder;
+  }
+
+  private get criteria(): Criteria {
+    return this.settings.criteria;
   }
 
   async checkOnce(session: WatchSession): Promise<{ delivered: number; more: boolean }> {
@@ -113,14 +99,14 @@ export class FetchPass {
     }
     if (announced > 0 && announced <= ANNOUNCED_FETCH_MAX && !this.recovery && !this.backlog && this.criteria !== 'custom') {
       const window: StreamWindow = { range: `${checkpoint.lastUid + 1}:*`, last: true };
-      const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, window);
+      const result = await this.delivery.deliver(session, uidValidity, checkpoint.lastUid, window);
       return { delivered: result.delivered, more: result.more };
     }
 
     const window = await this.nextWindow(client, uidValidity, checkpoint.lastUid, existsBefore === undefined ? mailbox.uidNext - 1 : undefined);
     if (!window) return { delivered: 0, more: this.finishRecovery() };
     this.context.report.status({ state: 'fetching', newCount: window.count });
-    const result = await this.deliverFetched(session, uidValidity, checkpoint.lastUid, window);
+    const result = await this.delivery.deliver(session, uidValidity, checkpoint.lastUid, window);
     if (result.stop) return { delivered: result.delivered, more: false };
     const recovered = window.last && !result.more && this.finishRecovery();
     return { delivered: result.delivered, more: !window.last || result.more || recovered };
@@ -128,7 +114,7 @@ export class FetchPass {
 
   /** The most mails a window holds after its first large one, so what waits behind it stays within holdAfterLargeBytes. */
   private get afterLarge(): number {
-    return Math.floor(this.holdAfterLargeBytes / this.streamThreshold);
+    return Math.floor(this.settings.holdAfterLargeBytes / this.settings.streamThreshold);
   }
 
   /**
@@ -137,8 +123,8 @@ export class FetchPass {
    * change has its own list.
    */
   private async nextWindow(client: ImapClient, uidValidity: number, lastUid: number, selectedEndUid?: number): Promise<StreamWindow | undefined> {
-    const limits = { maxMails: this.windowMails, afterLarge: this.afterLarge, maxSetLength: MAX_UID_SET_LENGTH };
-    if (this.recovery) return nextWindow({ uidValidity, uids: this.recovery.uids, large: [] }, lastUid, { ...limits, maxMails: this.batchSize });
+    const limits = { maxMails: this.settings.windowMails, afterLarge: this.afterLarge, maxSetLength: MAX_UID_SET_LENGTH };
+    if (this.recovery) return nextWindow({ uidValidity, uids: this.recovery.uids, large: [] }, lastUid, { ...limits, maxMails: this.settings.batchSize });
     let plan = this.backlog;
     if (!plan || plan.uidValidity !== uidValidity || (plan.uids ? plan.uids[plan.uids.length - 1] : plan.throughUid) <= lastUid) {
       plan = await this.planBacklog(client, uidValidity, lastUid, selectedEndUid);
@@ -159,121 +145,14 @@ export class FetchPass {
   private async planBacklog(client: ImapClient, uidValidity: number, lastUid: number, selectedEndUid?: number): Promise<BacklogPlan> {
     const query = buildSearchQuery(this.criteria, lastUid, this.customCriteria);
     // LARGER n is "more than n octets"; a custom `larger` must hold as well.
-    const larger = Math.max(this.streamThreshold - 1, Number(query.larger ?? 0));
+    const larger = Math.max(this.settings.streamThreshold - 1, Number(query.larger ?? 0));
     const searchLarge = async (): Promise<number[]> => qualifyingUids(await this.searchUids(client, { ...query, larger }), lastUid);
-    const everyMailQualifies = (this.criteria === 'all' || this.criteria === 'new') && !this.disposes;
+    const everyMailQualifies = (this.criteria === 'all' || this.criteria === 'new') && !this.settings.disposes;
     if (everyMailQualifies && selectedEndUid !== undefined && selectedEndUid > lastUid) {
       return { uidValidity, throughUid: selectedEndUid, large: selectedEndUid - lastUid <= this.afterLarge ? [] : await searchLarge() };
     }
     const uids = qualifyingUids(await this.searchUids(client, query), lastUid);
     return { uidValidity, uids, large: uids.length <= this.afterLarge ? [] : await searchLarge() };
-  }
-
-  /**
-   * Hands over the mails of one UID FETCH of flags and source, in UID order, parsing each
-   * while the server sends the next (as a plain imapflow loop does). The source is asked for up to
-   * `streamThreshold` bytes; a mail that does not fit is downloaded in chunks once the FETCH is
-   * over (no other command can run during it). From the first such mail on, the FETCH's answers
-   * wait in order (complete mails up to `holdAfterLargeBytes`; beyond that the rest is left to
-   * the next pass). Every `batchSize` mails the progress is reported, and the checkpoint moves on
-   * with every mail (stored at most every 500 ms), without ending the FETCH. Dispositions are
-   * applied at the end. With `expected` (an explicit window), a UID the server no longer has is passed.
-   */
-  private async deliverFetched(session: WatchSession, uidValidity: number, lastUid: number, window: StreamWindow): Promise<{ delivered: number; more: boolean; stop: boolean }> {
-    const limit = this.streamThreshold;
-    const expected = window.expected;
-    // No RFC822.SIZE: a complete mail's size is its length, a large one's comes with its download
-    // (every FETCH item costs imapflow parse work per mail, about 1 % of a drain).
-    const query = { uid: true, flags: true, source: { start: 0, maxLength: limit } };
-    const delivered: number[] = [];
-    const waiting: WaitingMail[] = [];
-    let handedOver = 0;
-    let heldBytes = 0;
-    let more = false;
-    let stop = false;
-    let next = 0;
-    const handOver = async (mail: WaitingMail, source: MailSource | undefined): Promise<boolean> => {
-      const outcome = await this.handOver(session, mail.uid, uidValidity, mail.size ?? (Buffer.isBuffer(source) ? source.length : 0), mail.flags, source);
-      if (outcome === 'delivered') {
-        if (this.disposes) delivered.push(mail.uid);
-        if (handedOver++ % this.batchSize === 0) {
-          // Progress: a drop from now on is routine (no node error, backoff starts over), even in
-          // the middle of a long first backlog.
-          session.healthy = true;
-          if (handedOver > 1) this.context.report.status({ state: 'fetching', newCount: window.count === undefined ? undefined : window.count - handedOver + 1 });
-        }
-      }
-      if (outcome === 'retry-later' || !this.context.isActive(session)) stop = true;
-      return !stop;
-    };
-    // In order: straight away while nothing waits, else behind what waits.
-    const take = async (mail: WaitingMail): Promise<boolean> => {
-      if (waiting.length || mail.kind === 'large') {
-        waiting.push(mail);
-        return true;
-      }
-      if (mail.kind === 'gone') {
-        this.keeper.advanceTo(mail.uid);
-        return true;
-      }
-      return handOver(mail, mail.source);
-    };
-    // UIDs of the batch the FETCH skipped were expunged meanwhile.
-    const passMissing = async (beforeUid: number): Promise<void> => {
-      while (expected && next < expected.length && expected[next] < beforeUid) await take({ kind: 'gone', uid: expected[next++] });
-    };
-
-    for await (const message of session.client.fetch(window.range, query, { uid: true })) {
-      if (!this.context.isActive(session)) {
-        stop = true;
-        break;
-      }
-      // `n:*` also returns the highest mail when it is below n.
-      if (message.uid <= lastUid) continue;
-      await passMissing(message.uid);
-      if (expected) {
-        if (expected[next] !== message.uid) continue;
-        next++;
-      } else if (this.criteria === 'unseen' && message.flags?.has('\\Seen')) {
-        continue;
-      }
-      // An announced `n:*` is cut here too.
-      if (handedOver + waiting.length >= this.windowMails) {
-        more = true;
-        break;
-      }
-      const source = message.source;
-      const mail: WaitingMail = source !== undefined && source.length < limit
-        ? { kind: 'mail', uid: message.uid, flags: message.flags, size: source.length, source }
-        : { kind: 'large', uid: message.uid, flags: message.flags };
-      if (waiting.length && mail.source) {
-        heldBytes += mail.source.length;
-        if (heldBytes > this.holdAfterLargeBytes) {
-          more = true;
-          break;
-        }
-      }
-      if (!(await take(mail))) break;
-    }
-    if (!stop && !more && this.context.isActive(session)) await passMissing(Infinity);
-
-    for (const mail of waiting) {
-      if (stop || !this.context.isActive(session)) break;
-      if (mail.kind === 'gone') {
-        this.keeper.advanceTo(mail.uid);
-      } else if (mail.kind === 'mail') {
-        await handOver(mail, mail.source);
-      } else {
-        const download = await session.client.download(String(mail.uid), undefined, { uid: true, chunkSize: this.downloadChunkBytes });
-        await handOver({ ...mail, size: download.meta?.expectedSize }, 'content' in download && download.content ? download.content : undefined);
-      }
-    }
-    stop = stop || !this.context.isActive(session);
-    // Read to its end: every mail of the window's UID range was seen, also where UIDs are missing.
-    if (!stop && !more && window.endUid !== undefined) this.keeper.advanceTo(window.endUid);
-    if (delivered.length) await this.queue.apply(session.client, delivered, uidValidity, () => this.context.isActive(session));
-    stop = stop || !this.context.isActive(session);
-    return { delivered: handedOver, more: more && !stop, stop };
   }
 
   /** UID SEARCH, with the server refusing it turned into an error that says why. */
@@ -355,49 +234,5 @@ export class FetchPass {
     if (!mailbox.exists) return 0;
     const last = await client.fetchOne('*', { uid: true });
     return last ? last.uid : 0;
-  }
-
-  /**
-   * Gives one mail to onMail and moves the checkpoint past it. A missing source (expunged between
-   * SEARCH and FETCH) is passed over. A failing onMail is retried on later checks, then skipped.
-   */
-  private async handOver(session: WatchSession, uid: number, uidValidity: number, size: number, flags: Set<string> | undefined, source: MailSource | undefined): Promise<DeliveryOutcome> {
-    if (!source) {
-      this.keeper.advanceTo(uid);
-      return 'skipped';
-    }
-    const meta: MailMeta = { uid, uidValidity, flags: [...(flags ?? [])], size, folder: this.folder, mailbox: this.context.mailbox };
-    try {
-      await this.context.onMail(source, meta);
-    } catch (err) {
-      discard(source);
-      if (!this.context.isActive(session)) return 'retry-later'; // the connection broke, not the mail
-      const cause = isM365MailError(err) ? err : undefined;
-      if (!session.client.usable || cause?.kind === 'network' || cause?.kind === 'timeout') {
-        // The download broke off (a streamed mail whose connection dropped): not the mail's fault,
-        // so no attempt is counted, or a large mail on a flaky line would end up skipped. Ending the
-        // session makes the watcher reconnect and fetch it again.
-        throw cause ?? err;
-      }
-      const attempt = this.budget.fail(uid);
-      this.context.report.error(handOverError(`mail UID ${uid}`, attempt, this.budget.maxAttempts, 'will retry', err), true);
-      if (!attempt.giveUp) return 'retry-later';
-      this.keeper.advanceTo(uid);
-      return 'skipped';
-    }
-    // A stream the callback left unread would hold the connection.
-    discard(source);
-    this.budget.forget(uid);
-    this.keeper.advanceTo(uid);
-    return 'delivered';
-  }
-}
-
-/** Ends a source stream nobody will read further (a no-op for Buffers and finished streams). */
-function discard(source: MailSource): void {
-  if (Buffer.isBuffer(source)) return;
-  if (!source.readableEnded && !source.destroyed) {
-    source.on('error', () => undefined);
-    source.destroy();
   }
 }
