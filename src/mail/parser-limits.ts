@@ -122,21 +122,23 @@ function adjustTextToHtml(parser: MailParser, pending: PendingParts, state: Text
 /**
  * At the end of a mail mailparser ends the last part's decoder a second time; Node then builds an
  * ERR_STREAM_ALREADY_FINISHED error with its stack trace that nobody sees (about 1 % of a drain).
- * A decoder that has finished is not ended again; anything else goes on as in mailparser.
+ * While mailparser ends the mail, a decoder that has finished takes end() as the no-op it is;
+ * everything else, its cleanup's decisions included, goes on as in mailparser.
  */
 function endDecoderOnce(parser: MailParser): void {
-  const internals = parser as unknown as { curnode?: { decoder?: { writableFinished?: unknown } | null }; endStream?: () => unknown };
+  const internals = parser as unknown as { curnode?: { decoder?: { writableFinished?: unknown; end?: unknown } | null }; endStream?: () => unknown };
   const endStream = internals.endStream;
   if (typeof endStream !== 'function') return;
   internals.endStream = function (this: typeof internals): unknown {
-    const node = this.curnode;
-    const decoder = node?.decoder;
-    if (!node || !decoder || decoder.writableFinished !== true) return endStream.call(this);
-    node.decoder = null;
+    const decoder = this.curnode?.decoder;
+    if (!decoder || decoder.writableFinished !== true || typeof decoder.end !== 'function') return endStream.call(this);
+    const ownEnd = Object.prototype.hasOwnProperty.call(decoder, 'end') ? decoder.end : undefined;
+    decoder.end = () => decoder;
     try {
       return endStream.call(this);
     } finally {
-      node.decoder = decoder;
+      if (ownEnd) decoder.end = ownEnd;
+      else delete decoder.end;
     }
   };
 }

@@ -9,7 +9,7 @@ import type { MailProtocol } from '../../core/protocol';
 import type { AccountNode } from '../m365-account/runtime';
 import type { AccountUser } from '../m365-account/users';
 import { reportError, runtimeTranslator, type NodeProps } from './red';
-import { NewCountPacer, showStatus, type StatusState } from './status';
+import { NewCountPacer, readerStatusUpdate, showStatus, type ReaderEngineStatus } from './status';
 
 /** What the IMAP watcher and the POP3 poller have in common, as seen by the node. */
 export interface MailEngine {
@@ -20,12 +20,8 @@ export interface MailEngine {
   stop(): Promise<void>;
 }
 
-export interface EngineStatus {
-  state: string;
-  newCount?: number;
-  errorKind?: ErrorKind;
-  detail?: string;
-}
+/** What an engine reports to its node (status.ts decides what the node shows). */
+export type EngineStatus = ReaderEngineStatus;
 
 export interface EngineContext {
   mailbox: string;
@@ -58,8 +54,6 @@ export function checkAccountSetup(RED: NodeAPI, node: Node, props: NodeProps, ow
   }
   return account ?? undefined;
 }
-
-const KNOWN_STATES: StatusState[] = ['connecting', 'watching', 'polling', 'fetching', 'paused', 'stopped', 'error'];
 
 /**
  * The Node-RED side of a reader node: input control (check now, pause, resume), status, errors to
@@ -107,21 +101,14 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
     onStatus: (status) => {
       if (closed) return;
       if (status.state !== 'error') lastErrorKind = undefined;
-      if (status.state !== 'error' && status.newCount && status.newCount > 0) {
-        if (newCounts.countDue()) showStatus(node, { state: 'new', count: status.newCount }, t);
-        return;
-      }
-      newCounts.otherState();
-      if (status.state === 'error') {
-        showStatus(node, { state: 'error', errorKind: status.errorKind ?? lastErrorKind }, t);
-      } else if ((KNOWN_STATES as string[]).includes(status.state)) {
-        showStatus(node, { state: status.state as StatusState }, t);
-      }
+      const update = readerStatusUpdate(status, newCounts, lastErrorKind);
+      if (update) showStatus(node, update, t);
     },
     onError: (error) => {
       if (closed) return;
       lastErrorKind = error.kind;
       reportError(node, error);
+      newCounts.otherState();
       showStatus(node, { state: 'error', errorKind: error.kind }, t);
     },
     warn: (text) => node.warn(text),

@@ -61,17 +61,17 @@ export function showStatus(node: Node, update: StatusUpdate, t: Translate): void
 }
 
 /**
- * Paces a reader's "N new" status while it hands over a backlog: a count that merely went down is
- * shown at most every `intervalMs` (each one costs a translation and a status event to every
- * editor), while any other state is shown at once and lets the next count through. The last
- * count needs no catching up: a pass always ends in another state (watching, error, paused).
+ * Paces a reader's "N new" progress while a pass fetches: a count that merely went down is shown
+ * at most every `intervalMs` (each one costs a translation and a status event to every editor).
+ * Any other status (the count a pass ends with included) is shown at once and lets the next count
+ * through: see readerStatusUpdate.
  */
 export class NewCountPacer {
   private lastCountAt = -Infinity;
 
   constructor(private readonly intervalMs = 250, private readonly clock: Pick<Clock, 'now'> = systemClock) {}
 
-  /** Whether a new count is to be shown now. */
+  /** Whether a progress count is to be shown now. */
   countDue(): boolean {
     const now = this.clock.now();
     if (now - this.lastCountAt < this.intervalMs) return false;
@@ -79,8 +79,33 @@ export class NewCountPacer {
     return true;
   }
 
-  /** Another state was shown: the next count is due at once. */
+  /** Another status was shown: the next count is due at once. */
   otherState(): void {
     this.lastCountAt = -Infinity;
   }
+}
+
+/** A reader engine's status (IMAP watcher, POP3 poller), as its node receives it. */
+export interface ReaderEngineStatus {
+  state: string;
+  /** Mails still to come while `fetching`; mails delivered when a pass ends. */
+  newCount?: number;
+  errorKind?: ErrorKind;
+  detail?: string;
+}
+
+const READER_STATES: StatusState[] = ['connecting', 'watching', 'polling', 'fetching', 'paused', 'stopped', 'error'];
+
+/**
+ * What a reader node shows for its engine's status, or undefined when nothing is to change: the
+ * counts of a pass that is fetching are paced, while the count a pass ends with, an error and any
+ * other state show at once.
+ */
+export function readerStatusUpdate(status: ReaderEngineStatus, pacer: NewCountPacer, lastErrorKind?: ErrorKind): StatusUpdate | undefined {
+  const count = status.newCount ?? 0;
+  if (status.state === 'fetching' && count > 0) return pacer.countDue() ? { state: 'new', count } : undefined;
+  pacer.otherState();
+  if (status.state === 'error') return { state: 'error', errorKind: status.errorKind ?? lastErrorKind };
+  if (count > 0) return { state: 'new', count };
+  return (READER_STATES as string[]).includes(status.state) ? { state: status.state as StatusState } : undefined;
 }
