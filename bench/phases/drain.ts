@@ -14,7 +14,7 @@ import type { DelayProxy, LinkStats } from '../delay-proxy';
 import type { BenchConfig } from '../config';
 import { ACCOUNT_ID, counter, emailIn, flow, imapIn } from '../flows';
 import { startBenchNodeRed } from '../node-red';
-import { Results, round } from '../results';
+import { median, Results, round } from '../results';
 
 export interface DrainRun {
   ok: boolean;
@@ -123,14 +123,6 @@ function best(runs: DrainRun[]): DrainRun {
 function pairRatios(raws: DrainRun[], nodes: DrainRun[]): number[] {
   const ratios = raws.map((raw, i) => (raw.ok && nodes[i]?.ok && raw.steadyRate && nodes[i].steadyRate ? (nodes[i].steadyRate as number) / raw.steadyRate : NaN));
   return ratios.every(Number.isFinite) ? ratios : [];
-}
-
-/** The median (the mean of the two middle values of an even count); NaN for none. */
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** Peak RSS over the process's own idle RSS (Node-RED before the deploy, the script once logged in). */

@@ -20,16 +20,14 @@ export interface MailEngine {
   stop(): Promise<void>;
 }
 
-/** What an engine reports to its node (status.ts decides what the node shows). */
-export type EngineStatus = ReaderEngineStatus;
-
 export interface EngineContext {
   mailbox: string;
   provider: M365TokenProvider;
   appOnly: boolean;
   /** Builds the msg for one raw mail and sends it; resolves when it was sent. */
   deliver(source: Buffer | NodeJS.ReadableStream, meta: MailMeta): Promise<void>;
-  onStatus(status: EngineStatus): void;
+  /** What the engine reports; status.ts decides what the node shows. */
+  onStatus(status: ReaderEngineStatus): void;
   onError(error: M365MailError): void;
   warn(text: string): void;
 }
@@ -108,8 +106,8 @@ export function runReaderNode(RED: NodeAPI, node: Node, account: AccountNode, co
       if (closed) return;
       lastErrorKind = error.kind;
       reportError(node, error);
-      newCounts.otherState();
-      showStatus(node, { state: 'error', errorKind: error.kind }, t);
+      const update = readerStatusUpdate({ state: 'error', errorKind: error.kind }, newCounts);
+      if (update) showStatus(node, update, t);
     },
     warn: (text) => node.warn(text),
   });
