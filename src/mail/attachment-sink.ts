@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import type { Readable } from 'node:stream';
 import { M365MailError } from '../core/errors';
 import { createUniqueFile, type CreatedFile } from './attachment-dir';
 import type { AttachmentPolicy } from './types';
@@ -44,7 +43,7 @@ export interface ConsumedAttachment {
  * is still drained so the parser can go on; the result then has `omitted: true`.
  */
 export async function consumeAttachment(
-  content: Readable,
+  content: AsyncIterable<Buffer> | Iterable<Buffer>,
   filename: string | undefined,
   handling: AttachmentHandling,
   hint: ContentSizeHint = {},
@@ -57,7 +56,7 @@ export async function consumeAttachment(
   let size = 0;
   let overCap = false;
   try {
-    for await (const chunk of content as AsyncIterable<Buffer>) {
+    for await (const chunk of content) {
       size += chunk.length;
       if (overCap) continue;
       if (size > handling.maxBytes) {

@@ -2,11 +2,12 @@ import { promises as fs } from 'node:fs';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { MailParser, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { M365MailError, isM365MailError, type ErrorKind } from '../core/errors';
-import { consumeAttachment, type AttachmentHandling } from './attachment-sink';
+import { consumeAttachment, type AttachmentHandling, type ConsumedAttachment } from './attachment-sink';
 import { isInlineImageCandidate, type InlineImage } from './inline-images';
 import { boundParserWork, type DeferredHtml } from './parser-limits';
 import { toSafeFilename } from './safe-filename';
 import type { MailAttachment } from './types';
+import { MAILPARSER_OPTIONS, readWholeMail, type WholeMailContent } from './whole-mail';
 
 /** What the streaming parse of one mail yields, before it is shaped into a message. */
 export interface ParsedParts {
@@ -34,11 +35,10 @@ export interface ParsedParts {
  * mail are removed.
  */
 export function parseMail(source: Buffer | Readable, handling: AttachmentHandling, keepRaw: boolean, rawSize?: number): Promise<ParsedParts> {
+  const whole = Buffer.isBuffer(source) ? readWholeMail(source) : undefined;
+  if (whole) return keepWholeMail(whole, source as Buffer, handling, keepRaw);
   return new Promise<ParsedParts>((resolve, reject) => {
-    // sha256 like node-red-node-email, so `checksum` values match between the two packages.
-    // No link detection: it only feeds mailparser's textAsHtml, which no msg field carries, and
-    // cost about a sixth of the parse time of a typical inbox.
-    const parser = new MailParser({ checksumAlgo: 'sha256', skipTextLinks: true });
+    const parser = new MailParser(MAILPARSER_OPTIONS);
     const htmlText = boundParserWork(parser);
     // A Buffer is measured and kept as it is; only a stream needs counting on its way in.
     const meter = Buffer.isBuffer(source) ? undefined : new SourceMeter(keepRaw);
@@ -72,27 +72,11 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
 
     const handleAttachment = async (attachment: AttachmentStream): Promise<void> => {
       const encoding = attachment.headers?.get('content-transfer-encoding');
-      const inlineImage = handling.inlineImages === true && isInlineImageCandidate(attachment.cid, attachment.contentType) && !inlineImages.has(attachment.cid);
-      const consumed = await consumeAttachment(attachment.content, attachment.filename, handling, {
-        // A Buffer source is at most the streaming threshold: its attachments are small anyway.
-        rawMailBytes: meter ? rawSize : undefined,
-        transferEncoding: typeof encoding === 'string' ? encoding : undefined,
-      }, inlineImage);
-      if (inlineImage && consumed.content && attachment.cid) inlineImages.set(attachment.cid, { contentType: attachment.contentType, content: consumed.content });
-      attachments.push(
-        dropUndefined<MailAttachment>({
-          // The name a flow builds a path from next is the safe one; the sender's stays beside it.
-          filename: attachment.filename === undefined ? undefined : toSafeFilename(attachment.filename),
-          originalFilename: attachment.filename,
-          contentType: attachment.contentType,
-          size: consumed.size,
-          content: handling.policy === 'include' ? consumed.content : undefined,
-          checksum: attachment.checksum,
-          cid: attachment.cid,
-          path: consumed.path,
-          omitted: consumed.omitted,
-        }),
-      );
+      const found = { filename: attachment.filename, contentType: attachment.contentType, cid: attachment.cid, transferEncoding: typeof encoding === 'string' ? encoding : undefined };
+      // A Buffer source is at most the streaming threshold: its attachments are small anyway.
+      const kept = await keepAttachment(found, attachment.content, handling, meter ? rawSize : undefined, inlineImages);
+      // The checksum is known once the content has been read.
+      attachments.push(listAttachment(found, attachment.checksum, kept, handling));
     };
 
     // Pull loop as in mailparser's simpleParser: the parser waits for release() of each
@@ -152,6 +136,64 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
       (source as Readable).on('error', (error: unknown) => fail(error, 'network'));
       (source as Readable).pipe(meter);
     }
+  });
+}
+
+/** The attachments of a mail parsed whole go through the same policy as streamed ones, one at a time. */
+async function keepWholeMail(whole: WholeMailContent, raw: Buffer, handling: AttachmentHandling, keepRaw: boolean): Promise<ParsedParts> {
+  const attachments: MailAttachment[] = [];
+  const inlineImages = new Map<string, InlineImage>();
+  try {
+    for (const attachment of whole.attachments) {
+      const kept = await keepAttachment(attachment, [attachment.content], handling, undefined, inlineImages);
+      attachments.push(listAttachment(attachment, attachment.checksum, kept, handling));
+    }
+  } catch (error) {
+    const saved = attachments.flatMap((attachment) => (attachment.path ? [attachment.path] : []));
+    await Promise.all(saved.map((file) => fs.rm(file, { force: true }).catch(() => undefined)));
+    throw toMailError(error, 'mail-parse');
+  }
+  return {
+    headers: whole.headers,
+    text: whole.text,
+    html: whole.html,
+    attachments,
+    inlineImages,
+    rawSize: raw.length,
+    raw: keepRaw ? raw : undefined,
+    deferredHtml: whole.deferredHtml,
+  };
+}
+
+/** What the parser tells of an attachment before its content is read. */
+interface FoundAttachment {
+  filename?: string;
+  contentType: string;
+  cid?: string;
+  transferEncoding?: string;
+}
+
+/** Applies the policy to one attachment's content; keeps an inline image's content for msg.html. */
+async function keepAttachment(found: FoundAttachment, content: AsyncIterable<Buffer> | Iterable<Buffer>, handling: AttachmentHandling, rawMailBytes: number | undefined, inlineImages: Map<string, InlineImage>): Promise<ConsumedAttachment> {
+  const inlineImage = handling.inlineImages === true && isInlineImageCandidate(found.cid, found.contentType) && !inlineImages.has(found.cid);
+  const consumed = await consumeAttachment(content, found.filename, handling, { rawMailBytes, transferEncoding: found.transferEncoding }, inlineImage);
+  if (inlineImage && consumed.content && found.cid) inlineImages.set(found.cid, { contentType: found.contentType, content: consumed.content });
+  return consumed;
+}
+
+/** One entry of msg.attachments. */
+function listAttachment(found: FoundAttachment, checksum: string | undefined, consumed: ConsumedAttachment, handling: AttachmentHandling): MailAttachment {
+  return dropUndefined<MailAttachment>({
+    // The name a flow builds a path from next is the safe one; the sender's stays beside it.
+    filename: found.filename === undefined ? undefined : toSafeFilename(found.filename),
+    originalFilename: found.filename,
+    contentType: found.contentType,
+    size: consumed.size,
+    content: handling.policy === 'include' ? consumed.content : undefined,
+    checksum,
+    cid: found.cid,
+    path: consumed.path,
+    omitted: consumed.omitted,
   });
 }
 
