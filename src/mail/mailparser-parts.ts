@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import type { MimeNode } from '@zone-eu/mailsplit';
 
 /**
  * The pieces of mailparser's own stack that the whole-mail parse reuses: mailsplit's MimeNode
@@ -9,8 +8,28 @@ import type { MimeNode } from '@zone-eu/mailsplit';
  * Undefined when they cannot be found (another mailparser layout): every mail then streams.
  */
 export interface MailparserParts {
-  MimeNode: typeof MimeNode;
+  MimeNode: new (parent: MimeNode | false) => MimeNode;
   decodeQuotedPrintable(body: Buffer): Buffer;
+}
+
+/** What is used of a mailsplit MimeNode: one part's headers, as mailsplit reads them. */
+export interface MimeNode {
+  root: boolean;
+  addHeaderChunk(block: Buffer): unknown;
+  parseHeaders(): void;
+  headers: { getList(): unknown } | false;
+  /** Lower-cased, or false when the header is empty. */
+  contentType: string | false;
+  /** The subtype of a multipart/* part, else false. */
+  multipart: string | false;
+  /** The boundary parameter, whatever the content type (mailsplit splits by it). */
+  _boundary: Buffer | false;
+  charset: string | false;
+  encoding: string | false;
+  disposition: string | false;
+  filename: string | false;
+  flowed: boolean;
+  libmime: { detectMimeType(name: string): string };
 }
 
 export const mailparserParts: MailparserParts | undefined = load();
@@ -21,7 +40,7 @@ function load(): MailparserParts | undefined {
     const mailsplit = fromMailparser('@zone-eu/mailsplit') as { MimeNode?: unknown };
     const libqp = createRequire(fromMailparser.resolve('@zone-eu/mailsplit'))('libqp') as { decode?: unknown };
     if (typeof mailsplit.MimeNode !== 'function' || typeof libqp.decode !== 'function') return undefined;
-    return { MimeNode: mailsplit.MimeNode as typeof MimeNode, decodeQuotedPrintable: libqp.decode as (body: Buffer) => Buffer };
+    return { MimeNode: mailsplit.MimeNode as MailparserParts['MimeNode'], decodeQuotedPrintable: libqp.decode as (body: Buffer) => Buffer };
   } catch {
     return undefined;
   }

@@ -1,14 +1,14 @@
-import type { MimeNode } from '@zone-eu/mailsplit';
-import { mailparserParts } from './mailparser-parts';
+import { mailparserParts, type MailparserParts, type MimeNode } from './mailparser-parts';
 
 /**
  * The MIME structure of a whole mail held in one Buffer, found with indexOf instead of mailsplit's
  * byte-by-byte stream. Each part's headers are read by mailsplit's own MimeNode, so content type,
  * charset, transfer encoding, disposition, file name and boundary mean exactly what they mean to
- * mailparser. Only well-formed structure is taken: anything on which mailparser's splitter has
- * special rules (a missing closing delimiter, a part without a header block, an embedded message,
- * format=flowed, a charset that needs converting, nested boundaries that could match each other)
- * returns undefined, and the mail goes through mailparser's streaming parse instead.
+ * mailparser. Only well-formed structure is taken: where mailsplit has special rules (a missing
+ * closing delimiter, a boundary on a part that is not multipart, a part without a header block,
+ * an embedded message, format=flowed, a charset that needs converting, nested boundaries that
+ * could match each other) this returns undefined, and the mail goes through mailparser's
+ * streaming parse instead.
  */
 
 /** One part: mailsplit's view of its headers, its raw (still transfer-encoded) body, its children. */
@@ -42,7 +42,7 @@ export function splitWholeMail(raw: Buffer): MimePart | undefined {
 
 /** What every part of one mail is read with. */
 interface Walk {
-  MimeNode: typeof MimeNode;
+  MimeNode: MailparserParts['MimeNode'];
   partsLeft: number;
 }
 
@@ -53,7 +53,8 @@ function readPart(raw: Buffer, start: number, end: number, parent: MimeNode | un
   const node = new walk.MimeNode(parent ?? false);
   node.addHeaderChunk(raw.subarray(start, bodyStart));
   node.parseHeaders();
-  if (node.contentType === 'message/rfc822' || node.flowed) return undefined;
+  // mailsplit splits any part with a boundary parameter, a text/html one included.
+  if (node.contentType === 'message/rfc822' || node.flowed || (!node.multipart && node._boundary)) return undefined;
   if (node.multipart) {
     const boundary = node._boundary;
     if (!boundary || depth >= MAX_DEPTH || outer.some((other) => overlaps(other, boundary))) return undefined;

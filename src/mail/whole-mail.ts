@@ -85,7 +85,7 @@ function newShell(tree: MimePart): ParserShell {
   const shell = Object.create(MailParser.prototype) as ParserShell;
   shell.options = MAILPARSER_OPTIONS;
   // mailparser keeps a libmime of its own; each mailsplit node has one made the same way.
-  shell.libmime = (tree.node as unknown as { libmime: ParserShell['libmime'] }).libmime;
+  shell.libmime = tree.node.libmime;
   shell.textTypes = TEXT_TYPES;
   shell.tree = false;
   shell.hasHtml = false;
