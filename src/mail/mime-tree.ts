@@ -19,15 +19,21 @@ export interface MimePart {
   children: MimePart[];
 }
 
-/** Header blocks larger than this go the streaming way (mailsplit's own limit is 1 MiB). */
-const MAX_HEADER_BLOCK_BYTES = 64 * 1024;
+/**
+ * Header cost, counted as mailsplit counts it against its limit (1 MiB per part): each line its
+ * bytes, at least HEADER_LINE_MIN_COST. Past these the mail streams: mailparser reads each header
+ * line with several regular expressions, and the whole parse does it in one synchronous stretch.
+ */
+const MAX_HEADER_COST_PER_PART = 64 * 1024;
+const MAX_HEADER_COST_PER_MAIL = 256 * 1024;
+const HEADER_LINE_MIN_COST = 64;
 /** Parts per mail taken here (mailsplit allows 1,000). */
 const MAX_PARTS = 100;
 /** Multipart nesting taken here. */
 const MAX_DEPTH = 8;
 /** Charsets whose text mailparser takes as UTF-8 bytes without converting (its own list). */
 const UTF8_AS_IS = new Set(['ascii', 'usascii', 'utf8']);
-/** A delimiter line may end in spaces and tabs before its line ending (as in mailsplit). */
+/** Blanks taken before a delimiter line's ending; mailsplit takes a few more, depending on the line. */
 const DELIMITER_TRAILING_WSP = 998;
 
 const LF = 0x0a;
@@ -37,24 +43,27 @@ const DASH = 0x2d;
 /** The parts of `raw`, or undefined when the mail needs mailparser's streaming rules. */
 export function splitWholeMail(raw: Buffer): MimePart | undefined {
   if (!mailparserParts) return undefined;
-  return readPart(raw, 0, raw.length, undefined, [], { MimeNode: mailparserParts.MimeNode, partsLeft: MAX_PARTS }, 0);
+  return readPart(raw, 0, raw.length, undefined, [], { MimeNode: mailparserParts.MimeNode, partsLeft: MAX_PARTS, headerCostLeft: MAX_HEADER_COST_PER_MAIL }, 0);
 }
 
 /** What every part of one mail is read with. */
 interface Walk {
   MimeNode: MailparserParts['MimeNode'];
   partsLeft: number;
+  headerCostLeft: number;
 }
 
 function readPart(raw: Buffer, start: number, end: number, parent: MimeNode | undefined, outer: Buffer[], walk: Walk, depth: number): MimePart | undefined {
   if (--walk.partsLeft < 0) return undefined;
-  const bodyStart = headerBlockEnd(raw, start, end);
+  const bodyStart = headerBlockEnd(raw, start, end, walk);
   if (bodyStart === undefined) return undefined;
   const node = new walk.MimeNode(parent ?? false);
   node.addHeaderChunk(raw.subarray(start, bodyStart));
   node.parseHeaders();
-  // mailsplit splits any part with a boundary parameter, a text/html one included.
-  if (node.contentType === 'message/rfc822' || node.flowed || (!node.multipart && node._boundary)) return undefined;
+  if (node.contentType === 'message/rfc822' || node.flowed) return undefined;
+  // mailsplit splits any part with a boundary parameter, a text/html one included; mailparser
+  // takes `multipart/` without a subtype for a multipart, mailsplit for a leaf.
+  if (!node.multipart && (node._boundary || /^multipart\//i.test(String(node.contentType)))) return undefined;
   if (node.multipart) {
     const boundary = node._boundary;
     if (!boundary || depth >= MAX_DEPTH || outer.some((other) => overlaps(other, boundary))) return undefined;
@@ -101,8 +110,8 @@ function readChildren(raw: Buffer, start: number, end: number, node: MimeNode, b
 
 /**
  * Whether the line at `at` is `--boundary` or `--boundary--`, then spaces and tabs, then its line
- * ending: undefined when not, 'odd' for the line endings on which mailsplit has rules of its own
- * (a run of CRs, a CR that ends the input).
+ * ending: undefined when not, 'odd' where mailsplit has rules of its own (a run of CRs, a CR that
+ * ends the input, a long run of blanks: mailsplit bounds the line's length, not the blanks').
  */
 function delimiterLine(raw: Buffer, at: number, end: number, boundaryLength: number): { closing: boolean; next: number } | 'odd' | undefined {
   let i = at + 2 + boundaryLength;
@@ -110,7 +119,7 @@ function delimiterLine(raw: Buffer, at: number, end: number, boundaryLength: num
   if (closing) i += 2;
   const wspStart = i;
   while (i < end && (raw[i] === 0x20 || raw[i] === 0x09)) i++;
-  if (i - wspStart > DELIMITER_TRAILING_WSP) return undefined;
+  if (i - wspStart > DELIMITER_TRAILING_WSP) return 'odd';
   if (i >= end) return closing ? { closing, next: end } : undefined;
   if (raw[i] === CR) {
     i++;
@@ -122,14 +131,19 @@ function delimiterLine(raw: Buffer, at: number, end: number, boundaryLength: num
 
 /**
  * Where the header block that starts at `start` ends (after its empty line), or undefined when the
- * part has no empty line before `end` or the block is too large.
+ * part has no empty line before `end` or its headers cost too much.
  */
-function headerBlockEnd(raw: Buffer, start: number, end: number): number | undefined {
-  const limit = Math.min(end, start + MAX_HEADER_BLOCK_BYTES);
-  for (let line = start; line < limit;) {
+function headerBlockEnd(raw: Buffer, start: number, end: number, walk: Walk): number | undefined {
+  let cost = 0;
+  for (let line = start; line < end;) {
     const lineEnd = raw.indexOf(LF, line);
-    if (lineEnd < 0 || lineEnd >= limit) return undefined;
-    if (lineEnd === line || (lineEnd === line + 1 && raw[line] === CR)) return lineEnd + 1;
+    if (lineEnd < 0 || lineEnd >= end) return undefined;
+    if (lineEnd === line || (lineEnd === line + 1 && raw[line] === CR)) {
+      walk.headerCostLeft -= cost;
+      return lineEnd + 1;
+    }
+    cost += Math.max(lineEnd + 1 - line, HEADER_LINE_MIN_COST);
+    if (cost > MAX_HEADER_COST_PER_PART || cost > walk.headerCostLeft) return undefined;
     line = lineEnd + 1;
   }
   return undefined;

@@ -9,7 +9,7 @@ import { toSafeFilename } from './safe-filename';
 import type { MailAttachment } from './types';
 import { MAILPARSER_OPTIONS, readWholeMail, type WholeMailContent } from './whole-mail';
 
-/** What the streaming parse of one mail yields, before it is shaped into a message. */
+/** What the parse of one mail yields, before it is shaped into a message. */
 export interface ParsedParts {
   headers?: Headers;
   text?: string;
@@ -26,13 +26,14 @@ export interface ParsedParts {
 }
 
 /**
- * Streams one raw RFC 822 message through mailparser's `MailParser`, handling each attachment as
- * it arrives, so large attachments are never buffered unless the policy keeps them (`rawSize`, the
- * size the server announced, lets a large kept attachment be gathered in one buffer). Rejects with
- * an M365MailError: `mail-parse` when the parser gives up, `storage` when an attachment cannot
- * be written, `network` when the source stream fails. On failure a source stream is drained (not
- * destroyed) so a protocol connection behind it stays usable, and files already saved for this
- * mail are removed.
+ * Parses one raw RFC 822 message. A Buffer is parsed whole (whole-mail.ts) when it can be, with
+ * the same result. Otherwise it streams through mailparser's `MailParser`, handling each
+ * attachment as it arrives, so large attachments are never buffered unless the policy keeps them
+ * (`rawSize`, the size the server announced, lets a large kept attachment be gathered in one
+ * buffer). Rejects with an M365MailError: `mail-parse` when the parser gives up, `storage` when an
+ * attachment cannot be written, `network` when the source stream fails. On failure a source
+ * stream is drained (not destroyed) so a protocol connection behind it stays usable, and files
+ * already saved for this mail are removed.
  */
 export function parseMail(source: Buffer | Readable, handling: AttachmentHandling, keepRaw: boolean, rawSize?: number): Promise<ParsedParts> {
   const whole = Buffer.isBuffer(source) ? readWholeMail(source) : undefined;
@@ -73,7 +74,7 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
     const handleAttachment = async (attachment: AttachmentStream): Promise<void> => {
       const encoding = attachment.headers?.get('content-transfer-encoding');
       const found = { filename: attachment.filename, contentType: attachment.contentType, cid: attachment.cid, transferEncoding: typeof encoding === 'string' ? encoding : undefined };
-      // A Buffer source is at most the streaming threshold: its attachments are small anyway.
+      // Only a stream needs the hint: a Buffer's attachments are gathered from what they are.
       const kept = await keepAttachment(found, attachment.content, handling, meter ? rawSize : undefined, inlineImages);
       // The checksum is known once the content has been read.
       attachments.push(listAttachment(found, attachment.checksum, kept, handling));

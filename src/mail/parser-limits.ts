@@ -81,11 +81,12 @@ function capHeaders(parser: MailParser): void {
   };
 }
 
-interface MimeNode {
-  contentType?: string;
+/** A node of the tree mailparser builds for getTextContent (what is used of it). */
+export interface ParserTreeNode {
+  contentType?: string | false;
   textContent?: string;
   root?: boolean;
-  children?: MimeNode[];
+  children?: ParserTreeNode[];
 }
 
 /** HTML parts that mailparser was not let convert, by the marker that stands for their text. */
@@ -154,7 +155,7 @@ function endDecoderOnce(parser: MailParser): void {
  */
 function deferLargeHtmlToText(parser: MailParser, pending: PendingParts, textContent: TextContentState): { deferred?: DeferredHtml } {
   const state: { deferred?: DeferredHtml } = {};
-  const internals = parser as unknown as { tree?: MimeNode; hasText?: unknown; getTextContent?: () => unknown };
+  const internals = parser as unknown as { tree?: ParserTreeNode; hasText?: unknown; getTextContent?: () => unknown };
   const getTextContent = internals.getTextContent;
   if (typeof getTextContent !== 'function') return state;
   internals.getTextContent = function (this: typeof internals): unknown {
@@ -186,7 +187,7 @@ function deferLargeHtmlToText(parser: MailParser, pending: PendingParts, textCon
  * The text/html parts that mailparser's getTextContent converts to text, in order: outside any
  * multipart/alternative when the mail has a text part, or the root part of a mail without one.
  */
-function htmlPartsMailparserConverts(root: MimeNode | undefined, hasText: boolean): MimeNode[] {
+function htmlPartsMailparserConverts(root: ParserTreeNode | undefined, hasText: boolean): ParserTreeNode[] {
   return partsWithText(root, (node, alternative) => node.contentType === 'text/html'
     && ((!alternative && hasText) || (node.root === true && !hasText)));
 }
@@ -197,14 +198,14 @@ function htmlPartsMailparserConverts(root: MimeNode | undefined, hasText: boolea
  * mail has HTML too. (A deferred HTML part, presented to it as such a text part, gets its HTML
  * back from `pending` whatever this says.)
  */
-function textOutsideAlternatives(root: MimeNode | undefined): boolean {
+function textOutsideAlternatives(root: ParserTreeNode | undefined): boolean {
   return partsWithText(root, (node, alternative) => !alternative && (node.contentType === 'text/plain' || node.contentType === 'message/delivery-status')).length > 0;
 }
 
 /** The parts with text content for which `accept` holds, in order; `alternative`: inside a multipart/alternative. */
-function partsWithText(root: MimeNode | undefined, accept: (node: MimeNode, alternative: boolean) => boolean): MimeNode[] {
-  const found: MimeNode[] = [];
-  const pending: Array<{ node: MimeNode; alternative: boolean }> = root ? [{ node: root, alternative: false }] : [];
+function partsWithText(root: ParserTreeNode | undefined, accept: (node: ParserTreeNode, alternative: boolean) => boolean): ParserTreeNode[] {
+  const found: ParserTreeNode[] = [];
+  const pending: Array<{ node: ParserTreeNode; alternative: boolean }> = root ? [{ node: root, alternative: false }] : [];
   for (let entry = pending.pop(); entry; entry = pending.pop()) {
     const { node, alternative } = entry;
     if (typeof node.textContent === 'string' && node.textContent !== '' && accept(node, alternative)) found.push(node);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { MailParser, type Headers, type MessageText } from 'mailparser';
-import { mailparserParts } from './mailparser-parts';
+import { mailparserParts, type Libmime, type MailparserParts } from './mailparser-parts';
 import { splitWholeMail, type MimePart } from './mime-tree';
-import { boundParserWork, type DeferredHtml } from './parser-limits';
+import { boundParserWork, type DeferredHtml, type ParserTreeNode } from './parser-limits';
 
 /**
  * Parses a mail held whole in one Buffer (every mail up to the streaming threshold) without
@@ -18,6 +18,7 @@ export const MAILPARSER_OPTIONS = Object.freeze({ checksumAlgo: 'sha256', skipTe
 
 /** One attachment as mailparser describes it, with its decoded content. */
 export interface WholeMailAttachment {
+  /** As mailparser gives it: false for an empty Content-Type (the msg then has false too, either way). */
   contentType: string;
   filename?: string;
   cid?: string;
@@ -38,18 +39,16 @@ export interface WholeMailContent {
 const TEXT_TYPES = ['text/plain', 'text/html', 'message/delivery-status'];
 
 /** A node of the tree mailparser's getTextContent walks. */
-interface TextNode {
+interface TextNode extends ParserTreeNode {
   contentType: string | false;
   headers: Headers;
-  textContent?: string;
-  root?: true;
   children: TextNode[];
 }
 
 /** The mailparser methods used, read from its prototype and called on a parser-shaped object. */
 interface ParserShell {
   options: typeof MAILPARSER_OPTIONS;
-  libmime: { detectMimeType(name: string): string };
+  libmime: Libmime;
   textTypes: string[];
   tree: TextNode | false;
   hasHtml: boolean;
@@ -59,18 +58,18 @@ interface ParserShell {
 }
 
 const PROTOTYPE = MailParser.prototype as unknown as Partial<ParserShell>;
-const USABLE = typeof PROTOTYPE.processHeaders === 'function' && typeof PROTOTYPE.getTextContent === 'function' && mailparserParts !== undefined;
+const PARTS = typeof PROTOTYPE.processHeaders === 'function' && typeof PROTOTYPE.getTextContent === 'function' ? mailparserParts : undefined;
 
 /** The parsed mail, or undefined when it is to be parsed by mailparser's streams. */
 export function readWholeMail(raw: Buffer): WholeMailContent | undefined {
-  if (!USABLE) return undefined;
-  const tree = splitWholeMail(raw);
-  if (!tree) return undefined;
+  if (!PARTS) return undefined;
   try {
-    const shell = newShell(tree);
+    const tree = splitWholeMail(raw);
+    if (!tree) return undefined;
+    const shell = newShell(PARTS);
     const limits = boundParserWork(shell as unknown as MailParser);
     const attachments: WholeMailAttachment[] = [];
-    const root = readNode(tree, shell, attachments);
+    const root = readNode(tree, shell, attachments, PARTS);
     if (!root) return undefined;
     shell.tree = root;
     const text = shell.getTextContent();
@@ -81,11 +80,10 @@ export function readWholeMail(raw: Buffer): WholeMailContent | undefined {
   }
 }
 
-function newShell(tree: MimePart): ParserShell {
+function newShell(parts: MailparserParts): ParserShell {
   const shell = Object.create(MailParser.prototype) as ParserShell;
   shell.options = MAILPARSER_OPTIONS;
-  // mailparser keeps a libmime of its own; each mailsplit node has one made the same way.
-  shell.libmime = tree.node.libmime;
+  shell.libmime = parts.libmime;
   shell.textTypes = TEXT_TYPES;
   shell.tree = false;
   shell.hasHtml = false;
@@ -94,7 +92,7 @@ function newShell(tree: MimePart): ParserShell {
 }
 
 /** One part as mailparser's createNode and processChunk take it, in the same (tree) order. */
-function readNode(part: MimePart, shell: ParserShell, attachments: WholeMailAttachment[]): TextNode | undefined {
+function readNode(part: MimePart, shell: ParserShell, attachments: WholeMailAttachment[], parts: MailparserParts): TextNode | undefined {
   const { node } = part;
   const contentType = node.contentType || (node.root ? 'text/plain' : false);
   const headers = shell.processHeaders(node.headers ? node.headers.getList() : []);
@@ -102,13 +100,13 @@ function readNode(part: MimePart, shell: ParserShell, attachments: WholeMailAtta
   if (node.root) textNode.root = true;
   if (node.multipart) {
     for (const child of part.children) {
-      const childNode = readNode(child, shell, attachments);
+      const childNode = readNode(child, shell, attachments, parts);
       if (!childNode) return undefined;
       textNode.children.push(childNode);
     }
     return textNode;
   }
-  const content = decodeBody(part.body ?? Buffer.alloc(0), node.encoding || '');
+  const content = decodeBody(part.body ?? Buffer.alloc(0), node.encoding || '', parts);
   if (!content) return undefined;
   const isText = contentType !== false && TEXT_TYPES.includes(contentType);
   let disposition = node.disposition || undefined;
@@ -141,8 +139,8 @@ function describeAttachment(part: MimePart, headers: Headers, contentType: strin
 }
 
 /** A body decoded as mailsplit's decoders decode it, or undefined for base64 they would read in pieces. */
-function decodeBody(body: Buffer, encoding: string): Buffer | undefined {
-  if (encoding === 'quoted-printable') return mailparserParts?.decodeQuotedPrintable(body);
+function decodeBody(body: Buffer, encoding: string, parts: MailparserParts): Buffer | undefined {
+  if (encoding === 'quoted-printable') return parts.decodeQuotedPrintable(body);
   if (encoding !== 'base64') return body;
   let text = body.toString('latin1');
   // libbase64 drops every other character; Buffer.from skips line breaks itself.

@@ -1,17 +1,18 @@
 /**
  * Measures how long one mail can keep the event loop busy: every mail goes through the whole
  * pipeline (buildMailMessage: parse, text conversion, attachments saved to a folder), fed the way
- * the readers feed it (a Buffer below 1 MiB, else a stream of 64 KiB chunks).
+ * the readers feed it (a Buffer up to the IMAP watcher's 4 MiB threshold, else a stream of 64 KiB chunks).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
+import { DEFAULT_STREAM_THRESHOLD_BYTES } from '../../src/imap/fetch-pass';
 import { buildMailMessage } from '../../src/mail';
 import type { HostileMail } from './hostile-corpus';
 
-/** The readers hand mails below this over as a Buffer (IMAP watcher's stream threshold). */
-const BUFFER_BELOW_BYTES = 1024 * 1024;
+/** The readers hand mails up to this over as a Buffer (IMAP watcher's stream threshold). */
+const BUFFER_BELOW_BYTES = DEFAULT_STREAM_THRESHOLD_BYTES + 1;
 const CHUNK_BYTES = 64 * 1024;
 
 /** Real test mails of other projects, read where they lie (never copied into this repository). */

@@ -226,6 +226,13 @@ export function heavyMails(): HostileMail[] {
   mails.push({ name: 'encoded-word-addresses', raw: text([...head('encoded-word-addresses'), `To: ${Array.from({ length: 15_000 }, (_, i) => `=?utf-8?B?${Buffer.from(`Ü${i}`).toString('base64')}?= <a${i}@ex.co>`).join(', ')}`, '', 'x']) });
   mails.push({ name: 'huge-header-1mb', raw: text([...head('huge-header-1mb'), `X-Huge: ${'h'.repeat(1_000_000)}`, '', 'x']) });
   mails.push({ name: 'folded-header-1mb', raw: text([...head('folded-header-1mb'), `X-Folded: ${Array.from({ length: 100_000 }, () => 'abcdefg').join('\r\n ')}`, '', 'x']) });
+  // Many parts, each with a header block of short lines (about 60 KB): the whole-mail parse
+  // reads headers in one synchronous stretch, so these must go the streaming way.
+  const headerHeavy = (name: string, parts: number): HostileMail => ({
+    name,
+    raw: text([...head(name, ['Content-Type: multipart/mixed; boundary="hh"']), '', ...Array.from({ length: parts }, (_, i) => ['--hh', 'Content-Type: text/plain', ...Array.from({ length: 5_000 }, () => `List-A: <a${i}>`), '', `part ${i}`]).flat(), '--hh--', '']),
+  });
+  mails.push(headerHeavy('header-heavy-parts-16', 16), headerHeavy('header-heavy-parts-64', 64));
   // Long lines.
   mails.push({ name: 'long-line-text-8mb', raw: text([...head('long-line-text-8mb'), 'Content-Type: text/plain', '', 'l'.repeat(8_000_000), '']) });
   mails.push(htmlWithAttachment('long-line-html-4mb', `<p>${'word '.repeat(800_000)}</p>`));
