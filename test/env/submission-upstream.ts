@@ -43,7 +43,7 @@ export class SubmissionUpstream {
   async command(line: string): Promise<SmtpReply> {
     if (this.closed) return gone();
     this.socket.write(`${line}\r\n`);
-    return (await readReply(this.reader)) ?? gone();
+    return asLost(await readReply(this.reader));
   }
 
   /** XOAUTH2 with `initialResponse` (base64): logged in, token refused, or Dovecot unavailable. */
@@ -62,7 +62,7 @@ export class SubmissionUpstream {
     const start = await this.command('DATA');
     if (start.code !== 354) return start;
     this.socket.write(Buffer.concat([stuffed, Buffer.from('.\r\n')]));
-    return (await readReply(this.reader)) ?? gone();
+    return asLost(await readReply(this.reader));
   }
 
   close(): void {
@@ -71,6 +71,14 @@ export class SubmissionUpstream {
     this.socket.end('QUIT\r\n');
     this.socket.destroySoon();
   }
+}
+
+/**
+ * Dovecot's own 421 (a kicked session may say "4.3.2 Shutting down" before it closes, or just
+ * close) is, to the client, the same loss of the mailbox server: one reply for both.
+ */
+function asLost(reply: SmtpReply | null | undefined): SmtpReply {
+  return !reply || reply.code === 421 ? gone() : reply;
 }
 
 function gone(): SmtpReply {
