@@ -73,7 +73,7 @@ export function readWholeMail(raw: Buffer): WholeMailContent | undefined {
     if (!root) return undefined;
     shell.tree = root;
     const text = shell.getTextContent();
-    return { headers: root.headers, text: text.text, html: text.html || undefined, attachments, deferredHtml: limits.deferred };
+    return { headers: root.headers, text: text.text, html: text.html, attachments, deferredHtml: limits.deferred };
   } catch {
     // What mailparser makes of it, an error included, is for its streaming parse to say.
     return undefined;
@@ -143,7 +143,7 @@ function decodeBody(body: Buffer, encoding: string, parts: MailparserParts): Buf
   if (encoding === 'quoted-printable') return parts.decodeQuotedPrintable(body);
   if (encoding !== 'base64') return body;
   let text = body.toString('latin1');
-  // libbase64 drops every other character; Buffer.from skips line breaks itself.
+  // libbase64 drops every character outside the alphabet; Buffer.from skips line breaks itself.
   if (/[^a-zA-Z0-9+/=\r\n]/.test(text)) text = text.replace(/[^a-zA-Z0-9+/=]+/g, '');
   // Padding followed by more base64: libbase64 decodes such text segment by segment.
   const padding = text.indexOf('=');
