@@ -65,8 +65,7 @@ export function parseMail(source: Buffer | Readable, handling: AttachmentHandlin
       current?.content.destroy();
       void (async () => {
         await current?.done.catch(() => undefined);
-        const saved = attachments.flatMap((attachment) => (attachment.path ? [attachment.path] : []));
-        await Promise.all(saved.map((file) => fs.rm(file, { force: true }).catch(() => undefined)));
+        await removeSavedFiles(attachments);
         reject(mailError);
       })();
     };
@@ -150,8 +149,7 @@ async function keepWholeMail(whole: WholeMailContent, raw: Buffer, handling: Att
       attachments.push(listAttachment(attachment, attachment.checksum, kept, handling));
     }
   } catch (error) {
-    const saved = attachments.flatMap((attachment) => (attachment.path ? [attachment.path] : []));
-    await Promise.all(saved.map((file) => fs.rm(file, { force: true }).catch(() => undefined)));
+    await removeSavedFiles(attachments);
     throw toMailError(error, 'mail-parse');
   }
   return {
@@ -164,6 +162,12 @@ async function keepWholeMail(whole: WholeMailContent, raw: Buffer, handling: Att
     raw: keepRaw ? raw : undefined,
     deferredHtml: whole.deferredHtml,
   };
+}
+
+/** A mail that failed leaves none of its attachment files behind. */
+async function removeSavedFiles(attachments: MailAttachment[]): Promise<void> {
+  const saved = attachments.flatMap((attachment) => (attachment.path ? [attachment.path] : []));
+  await Promise.all(saved.map((file) => fs.rm(file, { force: true }).catch(() => undefined)));
 }
 
 /** What the parser tells of an attachment before its content is read. */
