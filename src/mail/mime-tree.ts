@@ -29,7 +29,7 @@ const MAX_HEADER_COST_PER_MAIL = 256 * 1024;
 const HEADER_LINE_MIN_COST = 64;
 /** Parts per mail taken here (mailsplit allows 1,000). */
 const MAX_PARTS = 100;
-/** Multipart nesting taken here. */
+/** Multiparts nested in multiparts taken here. */
 const MAX_DEPTH = 8;
 /** Charsets whose text mailparser takes as UTF-8 bytes without converting (its own list). */
 const UTF8_AS_IS = new Set(['ascii', 'usascii', 'utf8']);
@@ -43,7 +43,7 @@ const DASH = 0x2d;
 /** The parts of `raw`, or undefined when the mail needs mailparser's streaming rules. */
 export function splitWholeMail(raw: Buffer): MimePart | undefined {
   if (!mailparserParts) return undefined;
-  return readPart(raw, 0, raw.length, undefined, [], { MimeNode: mailparserParts.MimeNode, partsLeft: MAX_PARTS, headerCostLeft: MAX_HEADER_COST_PER_MAIL }, 0);
+  return readPart(raw, 0, raw.length, undefined, [], { MimeNode: mailparserParts.MimeNode, partsLeft: MAX_PARTS, headerCostLeft: MAX_HEADER_COST_PER_MAIL });
 }
 
 /** What every part of one mail is read with. */
@@ -53,7 +53,8 @@ interface Walk {
   headerCostLeft: number;
 }
 
-function readPart(raw: Buffer, start: number, end: number, parent: MimeNode | undefined, outer: Buffer[], walk: Walk, depth: number): MimePart | undefined {
+/** One part between `start` and `end`; `outer`: the boundaries of the multiparts it lies in, outermost first. */
+function readPart(raw: Buffer, start: number, end: number, parent: MimeNode | undefined, outer: Buffer[], walk: Walk): MimePart | undefined {
   if (--walk.partsLeft < 0) return undefined;
   const bodyStart = headerBlockEnd(raw, start, end, walk);
   if (bodyStart === undefined) return undefined;
@@ -66,8 +67,8 @@ function readPart(raw: Buffer, start: number, end: number, parent: MimeNode | un
   if (!node.multipart && (node._boundary || /^multipart\//i.test(String(node.contentType)))) return undefined;
   if (node.multipart) {
     const boundary = node._boundary;
-    if (!boundary || depth >= MAX_DEPTH || outer.some((other) => overlaps(other, boundary))) return undefined;
-    const children = readChildren(raw, bodyStart, end, node, [...outer, boundary], walk, depth);
+    if (!boundary || outer.length >= MAX_DEPTH || outer.some((other) => overlaps(other, boundary))) return undefined;
+    const children = readChildren(raw, bodyStart, end, node, [...outer, boundary], walk);
     return children && { node, children };
   }
   if (!UTF8_AS_IS.has(String(node.charset || 'utf-8').toLowerCase().replace(/[^a-z0-9]+/g, ''))) return undefined;
@@ -79,7 +80,7 @@ function readPart(raw: Buffer, start: number, end: number, parent: MimeNode | un
  * The children between the delimiter lines of one multipart, up to its closing delimiter. The
  * preamble and the epilogue are not content (mailparser drops them too).
  */
-function readChildren(raw: Buffer, start: number, end: number, node: MimeNode, boundaries: Buffer[], walk: Walk, depth: number): MimePart[] | undefined {
+function readChildren(raw: Buffer, start: number, end: number, node: MimeNode, boundaries: Buffer[], walk: Walk): MimePart[] | undefined {
   const boundary = boundaries[boundaries.length - 1];
   const delimiter = Buffer.concat([Buffer.from('--'), boundary]);
   const children: MimePart[] = [];
@@ -94,7 +95,7 @@ function readChildren(raw: Buffer, start: number, end: number, node: MimeNode, b
     if (kind === 'odd') return undefined;
     if (kind === undefined) continue;
     if (childStart >= 0) {
-      const child = readPart(raw, childStart, at, node, boundaries, walk, depth + 1);
+      const child = readPart(raw, childStart, at, node, boundaries, walk);
       if (!child) return undefined;
       children.push(child);
     } else if (kind.closing) {
